@@ -1,0 +1,327 @@
+"""Weights download, cache, hash checks and checkpoint reading, against real local servers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from actionkit.models.weights import (
+    WeightsError,
+    WeightsRecord,
+    cache_dir,
+    copy_to_cache,
+    download,
+    kinetics400_classes,
+    load_into,
+    load_state_dict,
+)
+
+PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # ~1 MiB, not a multiple of the chunk size
+PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Every test gets its own cache; nothing touches the user's."""
+    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+
+
+# -- a real HTTP server on 127.0.0.1 -------------------------------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        srv = self.server
+        srv.seen.append({"path": self.path, "range": self.headers.get("Range")})
+        if self.path != "/" + srv.name:
+            self.send_error(404)
+            return
+        data = srv.data
+        start = 0
+        match = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
+        if match and srv.ranges:
+            start = int(match.group(1))
+            if start >= len(data):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        if srv.drops > 0:  # announce the whole body, send part of it, hang up
+            srv.drops -= 1
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.data, httpd.name, httpd.seen = PAYLOAD, "w-abc.pth", []
+    httpd.ranges, httpd.drops = True, 0  # honour Range requests; responses to cut short
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/{httpd.name}"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- cache location ------------------------------------------------------------------------------
+def test_cache_dir_honours_actionkit_cache_then_torch_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "ak"))
+    assert cache_dir() == tmp_path / "ak"
+    monkeypatch.delenv("ACTIONKIT_CACHE")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    assert cache_dir() == tmp_path / "th" / "actionkit"
+    monkeypatch.delenv("TORCH_HOME")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "torch" / "actionkit"
+
+
+# -- local files and file:// URLs ----------------------------------------------------------------
+def test_local_path_is_checked_and_returned_in_place(tmp_path):
+    src = tmp_path / "w.pth"
+    src.write_bytes(PAYLOAD)
+    assert download(str(src), sha256_prefix=PAYLOAD_SHA[:8]) == src
+    with pytest.raises(WeightsError, match="expected a hash starting with 00000000"):
+        download(src, sha256_prefix="00000000")
+    with pytest.raises(WeightsError, match="No such weights file"):
+        download(str(tmp_path / "missing.pth"))
+
+
+def test_file_url_goes_into_the_cache_and_is_reused(tmp_path):
+    src = tmp_path / "src" / "w-1234.pth"
+    src.parent.mkdir()
+    src.write_bytes(PAYLOAD)
+    got = download(src.as_uri(), sha256_prefix=PAYLOAD_SHA[:8], progress=False)
+    assert got == cache_dir() / "w-1234.pth"
+    assert got.read_bytes() == PAYLOAD
+    assert not list(cache_dir().glob("*.partial"))
+    src.unlink()  # the source is gone: the cached copy is enough
+    assert download(src.as_uri(), sha256_prefix=PAYLOAD_SHA[:8], progress=False) == got
+
+
+def test_file_name_overrides_the_url_basename(tmp_path):
+    src = tmp_path / "w.pth"
+    src.write_bytes(PAYLOAD)
+    got = download(src.as_uri(), file_name="renamed.pth", progress=False)
+    assert got == cache_dir() / "renamed.pth"
+
+
+def test_damaged_cached_copy_is_fetched_again(tmp_path):
+    src = tmp_path / "w.pth"
+    src.write_bytes(PAYLOAD)
+    cache_dir().mkdir(parents=True)
+    (cache_dir() / "w.pth").write_bytes(b"damaged")
+    got = download(src.as_uri(), sha256_prefix=PAYLOAD_SHA[:10], progress=False)
+    assert got.read_bytes() == PAYLOAD
+
+
+def test_torch_hub_checkpoints_are_reused(tmp_path, monkeypatch):
+    hub = tmp_path / "torch_home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / "r2plus1d_18-91a641e6.pth").write_bytes(PAYLOAD)
+    url = f"http://127.0.0.1:{_closed_port()}/r2plus1d_18-91a641e6.pth"  # never contacted
+    assert download(url, sha256_prefix=PAYLOAD_SHA[:8]) == hub / "r2plus1d_18-91a641e6.pth"
+
+
+def test_copy_to_cache_puts_a_hand_fetched_file_where_download_looks(tmp_path):
+    src = tmp_path / "by_hand.pth"
+    src.write_bytes(PAYLOAD)
+    record = WeightsRecord(
+        url=f"http://127.0.0.1:{_closed_port()}/x-{PAYLOAD_SHA[:8]}.pth",
+        sha256_prefix=PAYLOAD_SHA[:8],
+        num_classes=2,
+        classes=None,
+    )
+    assert copy_to_cache(src, record) == record.cache_path
+    assert record.download(progress=False) == record.cache_path
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+def test_http_download_checks_hash_and_renames(server):
+    got = download(server.url, sha256_prefix=PAYLOAD_SHA[:8], progress=True)
+    assert got == cache_dir() / server.name
+    assert got.read_bytes() == PAYLOAD
+    assert not (cache_dir() / (server.name + ".partial")).exists()
+    download(server.url, sha256_prefix=PAYLOAD_SHA[:8])
+    assert len(server.seen) == 1  # the second call is served from the cache
+
+
+def test_dropped_connection_is_resumed_with_a_range_request(server):
+    server.drops = 1
+    got = download(server.url, sha256_prefix=PAYLOAD_SHA, progress=False)
+    assert hashlib.sha256(got.read_bytes()).hexdigest() == PAYLOAD_SHA
+    assert server.seen[0]["range"] is None
+    assert server.seen[1]["range"] == f"bytes={len(PAYLOAD) // 3}-"
+
+
+def test_partial_file_from_an_earlier_call_is_resumed(server):
+    cache_dir().mkdir(parents=True)
+    (cache_dir() / (server.name + ".partial")).write_bytes(PAYLOAD[:1000])
+    got = download(server.url, sha256_prefix=PAYLOAD_SHA[:8], progress=False)
+    assert got.read_bytes() == PAYLOAD
+    assert server.seen == [{"path": "/" + server.name, "range": "bytes=1000-"}]
+
+
+def test_server_without_range_support_restarts_from_zero(server):
+    server.ranges = False
+    cache_dir().mkdir(parents=True)
+    (cache_dir() / (server.name + ".partial")).write_bytes(b"junk" * 100)
+    got = download(server.url, sha256_prefix=PAYLOAD_SHA[:8], progress=False)
+    assert got.read_bytes() == PAYLOAD
+
+
+def test_connection_that_keeps_dropping_keeps_the_partial_file(server):
+    server.drops, server.ranges = 10, False  # never resumable, never complete
+    with pytest.raises(WeightsError, match="kept dropping") as info:
+        download(server.url, progress=False)
+    assert str(cache_dir() / (server.name + ".partial")) in str(info.value)
+    server.drops = 0
+    assert download(server.url, progress=False).read_bytes() == PAYLOAD
+
+
+def test_hash_mismatch_names_url_and_hashes_and_removes_the_file(server):
+    with pytest.raises(WeightsError) as info:
+        download(server.url, sha256_prefix="deadbeef", progress=False)
+    message = str(info.value)
+    assert server.url in message and "deadbeef" in message and PAYLOAD_SHA in message
+    assert list(cache_dir().iterdir()) == []
+
+
+def test_unreachable_url_says_where_to_put_the_file():
+    url = f"http://127.0.0.1:{_closed_port()}/r2plus1d_34_clip8_ig65m_from_scratch-9bae36ae.pth"
+    with pytest.raises(WeightsError) as info:
+        download(url, sha256_prefix="9bae36ae", progress=False)
+    message = str(info.value)
+    assert url in message
+    assert str(cache_dir() / "r2plus1d_34_clip8_ig65m_from_scratch-9bae36ae.pth") in message
+    assert "offline" in message
+
+
+def test_http_error_is_reported(server):
+    with pytest.raises(WeightsError, match="HTTP 404"):
+        download(server.url.replace(server.name, "nothing.pth"), progress=False)
+
+
+# -- reading checkpoints -------------------------------------------------------------------------
+def _state():
+    return nn.Linear(3, 2).state_dict()
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda s: s,
+        lambda s: {"state_dict": s, "epoch": 3},
+        lambda s: {"model": s, "optimizer": {}},
+        lambda s: {f"module.{k}": v for k, v in s.items()},
+        lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
+    ],
+    ids=["plain", "state_dict", "model", "module.", "nested"],
+)
+def test_load_state_dict_unwraps_common_containers(tmp_path, wrap):
+    state = _state()
+    path = tmp_path / "ckpt.pth"
+    torch.save(wrap(state), path)
+    got = load_state_dict(path)
+    assert set(got) == set(state)
+    for key, value in state.items():
+        assert torch.equal(got[key], value)
+
+
+def test_load_state_dict_through_a_file_url_with_hash(tmp_path):
+    path = tmp_path / "ckpt.pth"
+    torch.save(_state(), path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    got = load_state_dict(path.as_uri(), sha256_prefix=sha[:8])
+    assert set(got) == {"weight", "bias"}
+    with pytest.raises(WeightsError, match="sha256"):
+        load_state_dict(path, sha256_prefix="0" * 8 if sha[0] != "0" else "f" * 8)
+
+
+def test_truncated_checkpoint_is_named_in_the_error(tmp_path):
+    path = tmp_path / "truncated.pth"
+    torch.save({"w": torch.randn(1000)}, path)
+    path.write_bytes(path.read_bytes()[:-500])
+    with pytest.raises(WeightsError, match=r"truncated\.pth.*truncated, corrupt"):
+        load_state_dict(path)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(WeightsError, match=r"junk\.pth"):
+        load_state_dict(junk)
+
+
+class _Evil:
+    pass
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"x": _Evil()}, path)
+    with pytest.raises(WeightsError, match=r"evil\.pth"):
+        load_state_dict(path)
+
+
+def test_checkpoint_without_tensors_is_refused(tmp_path):
+    path = tmp_path / "empty.pth"
+    torch.save({"epoch": 3}, path)
+    with pytest.raises(WeightsError, match="no tensors"):
+        load_state_dict(path)
+
+
+def test_load_into_lists_what_does_not_fit():
+    model = nn.Sequential(nn.Linear(3, 2))
+    state = {"0.weight": torch.zeros(5, 3), "extra": torch.zeros(1)}
+    with pytest.raises(WeightsError) as info:
+        load_into(model, state, source="my.pth")
+    message = str(info.value)
+    assert "my.pth" in message and "0.bias" in message and "extra" in message
+    assert "(5, 3)" in message and "(2, 3)" in message
+    good = nn.Linear(3, 2).state_dict()
+    load_into(model, {f"0.{k}": v for k, v in good.items()})
+    assert torch.equal(model[0].weight, good["weight"])
+
+
+# -- records and class names ---------------------------------------------------------------------
+def test_record_defaults_and_validation():
+    record = WeightsRecord("https://example.com/a/b-12345678.pth?x=1", "12345678", 400, None)
+    assert record.cache_name == "b-12345678.pth"
+    assert record.cache_path == cache_dir() / "b-12345678.pth"
+    with pytest.raises(ValueError, match="2 class names"):
+        WeightsRecord("file:///x.pth", None, 3, ("a", "b"))
+
+
+def test_kinetics400_classes_from_package_data():
+    classes = kinetics400_classes()
+    assert isinstance(classes, tuple) and len(classes) == 400 == len(set(classes))
+    assert classes[0] == "abseiling" and classes[-1] == "zumba"
+    assert list(classes) == sorted(classes)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "kinetics400_classes.txt"
+    if shared.exists():
+        assert list(classes) == shared.read_text().split("\n")[:400]
