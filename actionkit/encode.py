@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,14 @@ def _pick_pix_fmt(codec: str, width: int, height: int, gray: bool) -> str:
     if codec in _SUBSAMPLED and (width % 2 or height % 2):
         return "yuv444p"
     return "yuv420p"
+
+
+@functools.cache
+def new_file_mode() -> int:
+    """The mode a plain ``open()`` gives new files (0666 minus the umask); mkstemp uses 0600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_video(
@@ -70,6 +79,7 @@ def write_video(
     os.close(fd)
     try:
         _encode(tmp_name, first, iterator, fps, codec, crf, gop, bframes, timestamps, options)
+        os.chmod(tmp_name, new_file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

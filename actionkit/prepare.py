@@ -33,7 +33,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import multiprocessing
@@ -55,6 +54,7 @@ from av.video.reformatter import Interpolation
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from actionkit.encode import new_file_mode
 from actionkit.video import VIDEO_EXTENSIONS
 
 __all__ = [
@@ -230,7 +230,7 @@ def _transcode(src: Path, dst: Path, s: _Settings, threads: int) -> tuple[int, s
     try:
         with av.open(str(src), metadata_errors="ignore") as source:
             frames, warning = _transcode_open(source, tmp_name, s, threads)
-        os.chmod(tmp_name, _file_mode())  # mkstemp's 0600 would make outputs private
+        os.chmod(tmp_name, new_file_mode())  # mkstemp's 0600 would make outputs private
         os.replace(tmp_name, dst)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -327,14 +327,6 @@ def _add_output_stream(out, in_stream, frame, rate: Fraction, s: _Settings, thre
         dar = Fraction(sar) * frame.width / frame.height
         ctx.sample_aspect_ratio = (dar * height / width).limit_denominator(10_000)
     return stream, (width, height)
-
-
-@functools.cache
-def _file_mode() -> int:
-    """The mode a plain ``open()`` gives new files (0666 minus the umask)."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _interpolation(frame: av.VideoFrame) -> Interpolation:
@@ -491,7 +483,7 @@ def _check_manifest(dst: Path, settings: _Settings, overwrite: bool) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(wanted, f, indent=2)
-        os.chmod(tmp, _file_mode())
+        os.chmod(tmp, new_file_mode())
         os.replace(tmp, manifest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
