@@ -32,7 +32,8 @@ BACKENDS = available_backends()
 
 
 def _shared_videos() -> Path | None:
-    for root in (Path(__file__).resolve().parents[1] / "shared", Path("/work/shared")):
+    here = Path(__file__).resolve().parents
+    for root in (here[2] / "shared", here[1] / "shared", Path("/work/shared")):
         if (root / "data" / "videos").is_dir():
             return root / "data" / "videos"
     return None
