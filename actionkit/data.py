@@ -215,13 +215,7 @@ class VideoDataset(torch.utils.data.Dataset):
             wanted, inverse = np.unique(selection.indices, return_inverse=True)
             frames = reader.read(wanted, short_side=short_side)[inverse.reshape(-1)]
         indices = selection.indices
-        if indices.ndim == 1:
-            video = self.transform(frames)
-        else:
-            clips = frames.reshape(indices.shape + frames.shape[1:])
-            video = torch.stack([self.transform(clip) for clip in clips])
-            if self.three_crop:
-                video = video.flatten(0, 1)
+        video = self._transform_clips(frames, indices.shape)
         return {
             "video": video,
             "label": sample.label,
@@ -247,15 +241,18 @@ class VideoDataset(torch.utils.data.Dataset):
         spec = self.spec
         rng = np.random.default_rng(0)
         selection = self.select_frames(spec.frames_per_sample, rng)
-        size = spec.resize
-        frames = np.zeros((spec.frames_per_sample, size, size, 3), dtype=np.uint8)
-        if selection.indices.ndim == 1:
-            video = self.transform(frames)
-        else:
-            video = torch.stack([self.transform(frames) for _ in range(len(selection.indices))])
-            if self.three_crop:
-                video = video.flatten(0, 1)
+        shape = selection.indices.shape
+        frames = np.zeros((selection.indices.size, spec.resize, spec.resize, 3), dtype=np.uint8)
+        video = self._transform_clips(frames, shape)
         return {"video": video, "indices": torch.from_numpy(selection.indices)}
+
+    def _transform_clips(self, frames: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
+        """Transform frames read for indices of ``shape``: one clip (T,) or N clips (N, T)."""
+        if len(shape) == 1:
+            return self.transform(frames)
+        clips = frames.reshape(shape + frames.shape[1:])
+        video = torch.stack([self.transform(clip) for clip in clips])
+        return video.flatten(0, 1) if self.three_crop else video
 
     def _note_bad(self, path: Path, error: Exception) -> None:
         info = torch.utils.data.get_worker_info()

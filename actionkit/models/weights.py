@@ -21,13 +21,13 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from actionkit import resources
 from actionkit.spec import InputSpec
 
 __all__ = [
@@ -411,8 +411,7 @@ def load_into(
 @cache
 def kinetics400_classes() -> tuple[str, ...]:
     """The 400 Kinetics classes in the standard (alphabetical) label order."""
-    text = files("actionkit.resources").joinpath("kinetics400_classes.txt").read_text("utf-8")
-    classes = tuple(line.strip() for line in text.splitlines() if line.strip())
+    classes = tuple(resources.kinetics400_classes())
     if len(classes) != 400:
         raise RuntimeError(f"kinetics400_classes.txt lists {len(classes)} classes, not 400")
     return classes
