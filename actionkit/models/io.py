@@ -24,7 +24,7 @@ import torch
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
 
-__all__ = ["FORMAT", "VERSION", "load_model", "read_model_file", "save_model"]
+__all__ = ["FORMAT", "VERSION", "atomic_save", "load_model", "read_model_file", "save_model"]
 
 FORMAT = "actionkit-model"
 VERSION = 1
@@ -56,14 +56,25 @@ def save_model(model: VideoClassifier, path: str | Path, *, extra: dict | None =
         },
         "extra": dict(extra or {}),
     }
+    return atomic_save(payload, path)
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` through a temporary file in the same folder and a rename.
+
+    A crash or a kill at any moment leaves the previous file or the new one, never a torn file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
+            torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -1,0 +1,312 @@
+"""``actionkit`` commands for models: ``train``, ``evaluate``, ``predict``, ``models``, ``demo``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from actionkit.cli import UsageError, add_command, int_at_least, positive_float, progress
+
+_DATA_HELP = "a dataset folder (DATA/<class>/<videos>) or a list file of `path label` lines"
+
+
+def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from actionkit.train_config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    p = add_command(
+        sub, common, "train", _run_train,
+        help="fine-tune a pretrained model on your clips and evaluate it",
+        description=(
+            "Fine-tune --model on DATA, holding out --val-fraction of each class (or the videos "
+            "in --val), then evaluate on the held-out videos with --eval-clips clips each. The "
+            "run folder gets model.pt, checkpoint.pt (after every epoch: --resume continues "
+            "from it), history.csv, report.json/.txt, confusion.png and curves.png."
+        ),
+        examples=[
+            "actionkit train data/my_clips --model tsm_efficientnet_lite0 --epochs 12 --out runs/a",
+            "actionkit train data/hmdb51_128/train.txt --val data/hmdb51_128/test.txt \\",
+            "    --model r2plus1d_34_8_ig65m --epochs 6 --lr 1e-3 --accumulate 2 --out runs/hmdb",
+            "actionkit train data/my_clips --model r2plus1d_18 --out runs/a --resume",
+        ],
+    )  # fmt: skip
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    p.add_argument("--model", required=True, metavar="NAME", help="see `actionkit models`")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder")
+    p.add_argument("--val", metavar="DATA", help="held-out videos (default: split from DATA)")
+    p.add_argument(
+        "--val-fraction",
+        type=positive_float,
+        default=0.2,
+        metavar="F",
+        help="share of each class held out when --val is not given (default 0.2)",
+    )
+    p.add_argument("--epochs", type=int_at_least(1), default=d.epochs, metavar="N")
+    p.add_argument("--lr", type=positive_float, default=d.lr, help=f"peak learning rate ({d.lr})")
+    p.add_argument("--batch-size", type=int_at_least(1), default=d.batch_size, metavar="N")
+    p.add_argument(
+        "--accumulate",
+        type=int_at_least(1),
+        default=d.accumulate,
+        metavar="N",
+        help="batches per optimizer step",
+    )
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    p.add_argument(
+        "--freeze-epochs",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="train only the classifier for the first N epochs",
+    )
+    p.add_argument("--mixed-precision", choices=PRECISIONS, default=d.mixed_precision)
+    p.add_argument("--workers", type=int_at_least(0), default=d.workers, metavar="N")
+    p.add_argument(
+        "--eval-clips",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="clips per video in the final evaluation (default 10)",
+    )
+    p.add_argument(
+        "--no-flip",
+        dest="flip",
+        action="store_false",
+        help="no horizontal flips (when left and right mean different actions)",
+    )
+    p.add_argument(
+        "--frames",
+        type=int_at_least(1),
+        metavar="N",
+        help="frames per clip (3D models) or segments (TSN/TSM); default: the model's",
+    )
+    p.add_argument(
+        "--crop-size",
+        type=int_at_least(16),
+        metavar="PX",
+        help="input crop side; default: the model's (112 or 224)",
+    )
+    p.add_argument("--scratch", action="store_true", help="random weights instead of pretrained")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in RUN_DIR")
+    p.add_argument("--seed", type=int, default=0)  # fmt: skip
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from actionkit.train_config import TrainConfig
+    from actionkit.workflow import build_model, load_dataset, train_and_evaluate
+
+    _need(args.data, "DATA")
+    if args.val:
+        _need(args.val, "--val")
+    classes = load_dataset(args.data, train=False).classes
+    model = build_model(
+        args.model, len(classes), pretrained=not args.scratch, frames=args.frames,
+        crop_size=args.crop_size, seed=args.seed,
+    )  # fmt: skip
+    config = TrainConfig(
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, accumulate=args.accumulate,
+        optimizer=args.optimizer, schedule=args.schedule, freeze_epochs=args.freeze_epochs,
+        mixed_precision=args.mixed_precision, workers=args.workers, seed=args.seed,
+    )  # fmt: skip
+    result = train_and_evaluate(
+        model, args.data, args.out, val=args.val, val_fraction=args.val_fraction,
+        config=config, eval_clips=args.eval_clips, flip=args.flip, resume=args.resume,
+        progress=progress(),
+    )  # fmt: skip
+    print(result.report)
+    print(result.summary())
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, common, "evaluate", _run_evaluate,
+        help="evaluate a saved model on labelled videos",
+        description=(
+            "Score every video in DATA with --clips uniformly spaced clips (softmax averaged) and "
+            "print top-1/top-5, mean class accuracy, per-class precision/recall and the most "
+            "confused classes. DATA's class names must be the model's."
+        ),
+        examples=["actionkit evaluate runs/a/model.pt data/my_test_clips --out runs/a/test"],
+    )  # fmt: skip
+    p.add_argument("model", metavar="MODEL_FILE", help="a model.pt written by training")
+    p.add_argument("data", metavar="DATA", help=_DATA_HELP)
+    p.add_argument(
+        "--clips",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="clips per video (default 10)",
+    )
+    p.add_argument("--three-crop", action="store_true", help="three crops per clip")
+    p.add_argument("--batch-size", type=int_at_least(1), default=4, metavar="N")
+    p.add_argument("--workers", type=int_at_least(0), default=2, metavar="N")
+    p.add_argument("--out", metavar="DIR",
+                   help="also write report.json, report.txt and confusion.png here")  # fmt: skip
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from actionkit.evaluation import evaluate
+    from actionkit.workflow import load_dataset
+
+    model = _load(args.model)
+    _need(args.data, "DATA")
+    if not model.classes:
+        raise UsageError(f"{args.model} has no class names: cannot match them to DATA's")
+    unknown = sorted(set(load_dataset(args.data, train=False).classes) - set(model.classes))
+    if unknown:
+        raise UsageError(
+            f"DATA {args.data} has classes the model does not know: {', '.join(unknown)} "
+            f"(the model's classes: {', '.join(model.classes)})"
+        )
+    data = load_dataset(args.data, classes=model.classes, spec=model.input_spec, train=False)
+    report = evaluate(
+        model, data, num_clips=args.clips, three_crop=args.three_crop,
+        batch_size=args.batch_size, workers=args.workers, progress=progress(),
+    )  # fmt: skip
+    print(report)
+    if args.out:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report.save(out / "report.json")
+        (out / "report.txt").write_text(str(report) + "\n", encoding="utf-8")
+        report.plot_confusion().savefig(out / "confusion.png", dpi=100, bbox_inches="tight")
+        print(f"report: {out / 'report.json'}")
+    return 0
+
+
+def _add_predict(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, common, "predict", _run_predict,
+        help="classify videos with a saved model",
+        description=(
+            "Print the top classes of each VIDEO. With --timeline, slide a --window second "
+            "window every --stride seconds over the video and write per-window scores as CSV "
+            "(one VIDEO: the file PATH; several: PATH is a folder and gets <video name>.csv)."
+        ),
+        examples=[
+            "actionkit predict runs/a/model.pt clip1.mp4 clip2.mp4 --top-k 3",
+            "actionkit predict runs/a/model.pt long.mp4 --timeline long.csv --window 2 --stride 1",
+        ],
+    )  # fmt: skip
+    p.add_argument("model", metavar="MODEL_FILE", help="a model.pt written by training")
+    p.add_argument("videos", metavar="VIDEO", nargs="+", help="video files")
+    p.add_argument("--top-k", type=int_at_least(1), default=5, metavar="K")
+    p.add_argument(
+        "--clips",
+        type=int_at_least(1),
+        default=10,
+        metavar="N",
+        help="clips per video, scores averaged (default 10)",
+    )
+    p.add_argument("--timeline", metavar="PATH", help="write per-window scores as CSV")
+    p.add_argument("--window", type=positive_float, default=2.0, metavar="SECONDS")
+    p.add_argument("--stride", type=positive_float, default=1.0, metavar="SECONDS")  # fmt: skip
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from actionkit.inference import predict, predict_timeline
+    from actionkit.video import VideoReadError
+
+    model = _load(args.model)
+    failed = 0
+    for video in args.videos:
+        try:
+            if args.timeline:
+                timeline = predict_timeline(
+                    model, video, window=args.window, stride=args.stride, progress=progress()
+                )
+                target = _timeline_path(args.timeline, video, len(args.videos))
+                timeline.to_csv(target)
+                for start, end, label in timeline.segments():
+                    print(f"{video}: {start:7.2f}–{end:7.2f} s  {label}")
+                print(f"timeline: {target}")
+            else:
+                print(predict(model, video, top_k=args.top_k, num_clips=args.clips))
+        except (VideoReadError, FileNotFoundError) as error:
+            print(f"actionkit: error: {error}", flush=True)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _timeline_path(target: str, video: str, count: int) -> Path:
+    if count == 1:
+        return Path(target)
+    folder = Path(target)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{Path(video).stem}.csv"
+
+
+def _add_models(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = add_command(
+        sub, common, "models", _run_models,
+        help="list the model names --model accepts",
+        description="List the models create_model / --model accept, with what each one is.",
+        examples=["actionkit models", "actionkit models 'tsm_*'"],
+    )  # fmt: skip
+    p.add_argument("pattern", nargs="?", metavar="PATTERN", help="filter, e.g. 'r2plus1d_*'")
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from actionkit.models import MODELS, list_models
+
+    names = list_models(args.pattern)
+    if not names:
+        raise UsageError(f"no model matches {args.pattern!r}; `actionkit models` lists them all")
+    width = max(map(len, names))
+    for name in names:
+        doc = (MODELS[name].__doc__ or "").strip().splitlines()
+        print(f"{name:<{width}}  {doc[0].replace('``', '') if doc else ''}")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    from actionkit.demo import DEMO_MODEL
+
+    p = add_command(
+        sub, common, "demo", _run_demo,
+        help="fine-tune and evaluate a model offline on the generated sample dataset",
+        description=(
+            f"Build the sample dataset (or use --data), fine-tune {DEMO_MODEL} (ImageNet "
+            "weights shipped with the package: no network needed), evaluate it on held-out "
+            "videos and write the model, report and figures to --out."
+        ),
+        examples=["actionkit demo", "actionkit demo --data data/my_clips --model tsm_resnet50"],
+    )  # fmt: skip
+    p.add_argument("--out", default="runs/demo", metavar="DIR", help="run folder (runs/demo)")
+    p.add_argument("--data", metavar="DIR", help="your dataset instead of the sample one")
+    p.add_argument("--model", default=DEMO_MODEL, metavar="NAME", help=f"default {DEMO_MODEL}")
+    p.add_argument("--epochs", type=int_at_least(1), default=None, metavar="N")
+    p.add_argument("--workers", type=int_at_least(0), default=2, metavar="N")  # fmt: skip
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from actionkit.demo import run_demo
+
+    if args.data:
+        _need(args.data, "--data")
+    result = run_demo(
+        out_dir=args.out, data_dir=args.data, model_name=args.model, epochs=args.epochs,
+        workers=args.workers, progress=progress(),
+    )  # fmt: skip
+    print(result.summary())
+    return 0
+
+
+def _need(path: str, what: str) -> None:
+    if not Path(path).exists():
+        raise UsageError(f"{what} {path} does not exist")
+
+
+def _load(path: str):
+    from actionkit.models import load_model
+
+    _need(path, "MODEL_FILE")
+    return load_model(path)
+
+
+COMMANDS = (_add_train, _add_evaluate, _add_predict, _add_models, _add_demo)

@@ -1,0 +1,163 @@
+"""`actionkit train / evaluate / predict / models / demo`, run as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from PIL import Image
+
+from actionkit import cli
+from actionkit.metrics import EvalReport
+from actionkit.models import list_models, load_model
+from tests._tiny import make_bright_dark
+from tests.test_cli import actionkit_cmd, one_error_line
+
+# Every test using the `trained` run goes to one xdist worker, so that it trains once.
+pytestmark = pytest.mark.xdist_group("cli_train")
+
+TINY = ("--model", "tsm_efficientnet_lite0", "--frames", 4, "--crop-size", 32, "--workers", 0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """One real training run through the command, shared by the tests below."""
+    root = tmp_path_factory.mktemp("cli_train")
+    data = make_bright_dark(root / "my clips", per_class=6)
+    test = make_bright_dark(root / "test clips", per_class=3, seed=5)
+    run = root / "run"
+    result = actionkit_cmd(
+        "train", data, *TINY, "--epochs", 3, "--lr", 0.02, "--batch-size", 4,
+        "--val-fraction", 0.34, "--eval-clips", 2, "--out", run,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"data": data, "test": test, "run": run, "output": result.stdout}
+
+
+@pytest.mark.slow
+def test_train_writes_the_model_the_report_and_the_figures(trained):
+    run = trained["run"]
+    for name in ("model.pt", "checkpoint.pt", "history.csv", "report.json", "report.txt"):
+        assert (run / name).stat().st_size > 0, name
+    for name in ("confusion.png", "curves.png"):
+        assert Image.open(run / name).size[0] > 200
+    report = EvalReport.load(run / "report.json")
+    assert report.num_videos == 4 and report.classes == ["bright", "dark"]
+    assert report.settings["num_clips"] == 2
+    with open(run / "history.csv", newline="") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["1", "2", "3"]
+    model = load_model(run / "model.pt")
+    assert model.classes == ["bright", "dark"] and model.input_spec.crop_size == 32
+    assert model.input_spec.num_segments == 4
+    assert f"top-1 {report.top1:.1%}" in trained["output"]
+    assert str(run / "report.json") in trained["output"]
+
+
+@pytest.mark.slow
+def test_train_resume_of_a_finished_run_keeps_it(trained):
+    run = trained["run"]
+    before = (run / "history.csv").read_text()
+    result = actionkit_cmd(
+        "train", trained["data"], *TINY, "--epochs", 3, "--lr", 0.02, "--batch-size", 4,
+        "--val-fraction", 0.34, "--eval-clips", 2, "--out", run, "--resume",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (run / "history.csv").read_text() == before
+
+
+@pytest.mark.slow
+def test_evaluate_a_saved_model_on_other_videos(trained, tmp_path):
+    out = tmp_path / "eval"
+    result = actionkit_cmd(
+        "evaluate", trained["run"] / "model.pt", trained["test"], "--clips", 2, "--workers", 0,
+        "--out", out,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = EvalReport.load(out / "report.json")
+    assert report.num_videos == 6 and report.confusion.sum() == 6
+    assert "mean class accuracy" in result.stdout and "bright" in result.stdout
+    assert Image.open(out / "confusion.png").size[0] > 100
+
+
+def test_evaluate_rejects_data_with_other_classes(trained, tmp_path):
+    other = make_bright_dark(tmp_path / "other", per_class=1)
+    (other / "dark").rename(other / "dim")
+    result = actionkit_cmd("evaluate", trained["run"] / "model.pt", other, "--workers", 0)
+    assert result.returncode == 2
+    line = one_error_line(result.stderr)
+    assert "classes the model does not know: dim" in line and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_predict_prints_top_classes_and_names_a_bad_file(trained, tmp_path):
+    videos = sorted((trained["test"] / "bright").glob("*.mp4"))[:1]
+    videos += sorted((trained["test"] / "dark").glob("*.mp4"))[:1]
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    result = actionkit_cmd("predict", trained["run"] / "model.pt", *videos, bad, "--top-k", 2)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    for video in videos:
+        line = next(line for line in lines if line.startswith(str(video)))
+        assert "bright" in line and "dark" in line  # both classes, with scores
+    assert any("bad.mp4" in line for line in lines)
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_predict_timeline_writes_csv(trained, tmp_path):
+    video = sorted((trained["test"] / "dark").glob("*.mp4"))[0]
+    target = tmp_path / "timeline.csv"
+    result = actionkit_cmd(
+        "predict", trained["run"] / "model.pt", video, "--timeline", target,
+        "--window", 0.5, "--stride", 0.25,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with open(target, newline="") as f:
+        rows = list(csv.DictReader(f))
+    # 12 frames at 12 fps = 1 s: windows at 0, 0.25, 0.5.
+    assert [float(r["start"]) for r in rows] == [0.0, 0.25, 0.5]
+    assert set(rows[0]) >= {"start", "end", "top_label", "top_score", "bright", "dark"}
+    assert str(target) in result.stdout
+
+
+def test_models_lists_every_name_and_filters(capsys):
+    assert cli.main(["models"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == list_models()
+    assert cli.main(["models", "r2plus1d_34_*"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()] == list_models("r2plus1d_34_*")
+    assert len(out.splitlines()) == 4
+    assert cli.main(["models", "nothing*"]) == 2
+    assert "no model matches 'nothing*'" in capsys.readouterr().err
+
+
+def test_train_on_a_missing_folder_is_a_usage_error(tmp_path, capsys):
+    args = ["train", str(tmp_path / "nope"), "--model", "r2plus1d_18", "--out", str(tmp_path)]
+    assert cli.main(args) == 2
+    assert "nope does not exist" in one_error_line(capsys.readouterr().err)
+
+
+def test_train_with_an_unknown_model_names_close_ones(tmp_path, capsys):
+    data = make_bright_dark(tmp_path / "d", per_class=1)
+    args = ["train", str(data), "--model", "tsm_efficientnet", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "Unknown model 'tsm_efficientnet'" in line and "tsm_efficientnet_lite0" in line
+
+
+@pytest.mark.slow
+def test_demo_fine_tunes_on_the_sample_set(tmp_path):
+    out = tmp_path / "demo"
+    result = actionkit_cmd("demo", "--out", out, "--epochs", 1, "--workers", 0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["num_videos"] == 36 and len(report["classes"]) == 6
+    assert report["settings"]["num_clips"] == 10
+    model = load_model(out / "model.pt")
+    assert model.arch == "tsm_efficientnet_lite0" and model.input_spec.crop_size == 112
+    for name in ("confusion.png", "curves.png", "history.csv"):
+        assert (out / name).exists()
+    assert "held-out videos: 36" in result.stdout and str(out / "model.pt") in result.stdout
