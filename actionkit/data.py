@@ -50,6 +50,9 @@ class VideoDataset(torch.utils.data.Dataset):
         backend: Video decoding backend (``"auto"``, ``"pyav"``, ``"torchcodec"``).
         decode_resize: Scale frames to ``spec.resize`` while decoding (much faster on large videos).
         flip: Horizontal flip in the train preset (turn off when left/right matters).
+        crop: Train preset crop: ``"auto"`` (multi-scale corners for TSN/TSM, random resized
+            for 3D models), ``"random_resized"``, ``"multiscale"`` or ``"random"`` (a plain
+            random crop: keeps the whole scene scale).
     """
 
     def __init__(
@@ -66,9 +69,14 @@ class VideoDataset(torch.utils.data.Dataset):
         backend: str = "auto",
         decode_resize: bool = True,
         flip: bool = True,
+        crop: str = "auto",
     ) -> None:
         if num_clips < 1:
             raise ValueError(f"num_clips={num_clips!r} must be at least 1")
+        if crop != "auto" and crop not in transforms.CROPS:
+            raise ValueError(
+                f"crop={crop!r} is not valid; choose 'auto' or one of {transforms.CROPS}"
+            )
         self.samples = list(samples)
         self.classes = list(classes)
         self.spec = spec or InputSpec()
@@ -79,6 +87,7 @@ class VideoDataset(torch.utils.data.Dataset):
         self.backend = backend
         self.decode_resize = decode_resize
         self.flip = flip
+        self.crop = crop
         self.custom_transform = transform
         self.transform = transform or self._preset()
         self.ignored = 0
@@ -124,22 +133,31 @@ class VideoDataset(torch.utils.data.Dataset):
         return cls._from_list(found, **kwargs)
 
     @classmethod
+    def _from_split(
+        cls,
+        read_split: Callable[..., SampleList],
+        video_root: PathLike,
+        split_dir: PathLike,
+        split: int,
+        **kwargs: Any,
+    ) -> VideoDataset:
+        """An official split read by ``read_split``: its train subset, or test with train=False."""
+        subset = "train" if kwargs.get("train", True) else "test"
+        return cls._from_list(read_split(video_root, split_dir, split, subset), **kwargs)
+
+    @classmethod
     def from_hmdb51(
         cls, video_root: PathLike, split_dir: PathLike, split: int = 1, **kwargs: Any
     ) -> VideoDataset:
         """HMDB51 with an official split; ``train=False`` gives the test subset."""
-        subset = "train" if kwargs.get("train", True) else "test"
-        found = datalists.read_hmdb51_split(video_root, split_dir, split, subset)
-        return cls._from_list(found, **kwargs)
+        return cls._from_split(datalists.read_hmdb51_split, video_root, split_dir, split, **kwargs)
 
     @classmethod
     def from_ucf101(
         cls, video_root: PathLike, split_dir: PathLike, split: int = 1, **kwargs: Any
     ) -> VideoDataset:
         """UCF101 with an official split list; ``train=False`` gives the test subset."""
-        subset = "train" if kwargs.get("train", True) else "test"
-        found = datalists.read_ucf101_split(video_root, split_dir, split, subset)
-        return cls._from_list(found, **kwargs)
+        return cls._from_split(datalists.read_ucf101_split, video_root, split_dir, split, **kwargs)
 
     def options(self) -> dict[str, Any]:
         """The keyword arguments this dataset was made with."""
@@ -153,6 +171,7 @@ class VideoDataset(torch.utils.data.Dataset):
             backend=self.backend,
             decode_resize=self.decode_resize,
             flip=self.flip,
+            crop=self.crop,
         )
 
     def subset(self, samples: Sequence[Sample], **changes: Any) -> VideoDataset:
@@ -169,7 +188,9 @@ class VideoDataset(torch.utils.data.Dataset):
     # -- items -------------------------------------------------------------------------------
     def _preset(self) -> Callable:
         if self.train:
-            crop = "multiscale" if self.spec.layout == "KCHW" else "random_resized"
+            crop = self.crop
+            if crop == "auto":
+                crop = "multiscale" if self.spec.layout == "KCHW" else "random_resized"
             return transforms.train_transform(self.spec, crop=crop, flip=self.flip)
         return transforms.eval_transform(self.spec, three_crop=self.three_crop)
 
