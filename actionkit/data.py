@@ -222,7 +222,7 @@ class VideoDataset(torch.utils.data.Dataset):
                     num_frames, spec.num_segments, spec.clip_len, spec.frame_step,
                     train=self.train, rng=rng,
                 )  # fmt: skip
-            return _segment_test_clips(num_frames, spec, self.num_clips)
+            return segment_test_clips(num_frames, spec, self.num_clips)
         if self.train:
             return sampling.random_clip(num_frames, spec.clip_len, spec.frame_step, rng=rng)
         return sampling.uniform_clips(
@@ -338,9 +338,7 @@ class VideoDataset(torch.utils.data.Dataset):
         )
 
 
-def _segment_test_clips(
-    num_frames: int, spec: InputSpec, num_clips: int
-) -> sampling.FrameSelection:
+def segment_test_clips(num_frames: int, spec: InputSpec, num_clips: int) -> sampling.FrameSelection:
     """``num_clips`` TSN test samples: the K segments read at evenly spread offsets."""
     base = sampling.segment_frames(
         num_frames, spec.num_segments, spec.clip_len, spec.frame_step, train=False

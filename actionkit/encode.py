@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+
+from actionkit.atomic import new_file_mode
 
 # Codecs whose 4:2:0 chroma needs even frame sizes; odd sizes are written in 4:4:4 instead.
 _SUBSAMPLED = {"libx264", "libx265", "mpeg4", "libvpx-vp9", "h264"}
@@ -26,14 +27,6 @@ def _pick_pix_fmt(codec: str, width: int, height: int, gray: bool) -> str:
     if codec in _SUBSAMPLED and (width % 2 or height % 2):
         return "yuv444p"
     return "yuv420p"
-
-
-@functools.cache
-def new_file_mode() -> int:
-    """The mode a plain ``open()`` gives new files (0666 minus the umask); mkstemp uses 0600."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def write_video(

@@ -22,7 +22,6 @@ import io
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +31,8 @@ import torch
 from tqdm.auto import tqdm
 
 from actionkit import sampling, transforms
-from actionkit.data import _segment_test_clips
-from actionkit.encode import new_file_mode
+from actionkit.atomic import write_text
+from actionkit.data import segment_test_clips
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
 from actionkit.video import VideoReadError, open_video
@@ -124,7 +123,7 @@ class Timeline:
         for k, (start, end, label, score) in enumerate(self.top()):
             row = [f"{start:.3f}", f"{end:.3f}", label, f"{score:.6f}"]
             writer.writerow(row + [f"{p:.6f}" for p in self.scores[k]])
-        return _write_atomic(Path(path), buffer.getvalue())
+        return write_text(Path(path), buffer.getvalue())
 
     def segments(self, min_score: float = 0.0) -> list[tuple[float, float, str]]:
         """Consecutive windows with the same top label, merged: ``(start, end, label)``.
@@ -324,7 +323,7 @@ def select_clips(num_frames: int, spec: InputSpec, num_clips: int) -> np.ndarray
                 num_frames, spec.num_segments, spec.clip_len, spec.frame_step, train=False
             )
         else:
-            selection = _segment_test_clips(num_frames, spec, num_clips)
+            selection = segment_test_clips(num_frames, spec, num_clips)
     else:
         selection = sampling.uniform_clips(
             num_frames, spec.clip_len, spec.frame_step, num_clips=num_clips
@@ -467,18 +466,3 @@ def _as_frames(video: object) -> np.ndarray:
     if 0 in array.shape:
         raise ValueError(f"no frames to classify: frames of shape {tuple(array.shape)} are empty")
     return array
-
-
-def _write_atomic(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, new_file_mode())  # mkstemp's 0600 would surprise whoever reads the CSV
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path

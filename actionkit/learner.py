@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import logging
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from actionkit import checkpoint as ckpt
+from actionkit.atomic import write_text
 from actionkit.data import VideoDataset
 from actionkit.evaluation import eval_dataset, evaluate, score_videos
 from actionkit.metrics import EvalReport, compute_report
@@ -182,13 +182,11 @@ class Learner:
         path = self._path("history.csv")
         if path is None:
             return
-        fd, tmp = tempfile.mkstemp(prefix=".history.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(self.history)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_text(path, buffer.getvalue())
 
 
 class _Run:

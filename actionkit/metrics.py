@@ -7,12 +7,10 @@ confusion matrix and its mistakes (:mod:`actionkit.plots`).
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from actionkit.encode import new_file_mode
+from actionkit.atomic import write_bytes
 
-__all__ = ["FORMAT_VERSION", "EvalReport", "compute_report", "topk_accuracy", "write_atomic"]
+__all__ = ["FORMAT_VERSION", "EvalReport", "compute_report", "topk_accuracy"]
 
 FORMAT_VERSION = 1
 """Version of the JSON written by :meth:`EvalReport.save`."""
@@ -384,7 +382,7 @@ class EvalReport:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the report as JSON (atomically: temporary file, then rename). Returns the path."""
         text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
-        return write_atomic(path, text.encode("utf-8"))
+        return write_bytes(path, text.encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> EvalReport:
@@ -408,24 +406,3 @@ class EvalReport:
         from actionkit.plots import plot_misclassified
 
         return plot_misclassified(self, dataset, n=n, frames=frames)
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
-
-    A crash at any moment leaves the old file or the new one, never a torn file. Missing parent
-    folders are created.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actionkit.metrics import write_atomic
+from actionkit.atomic import write_bytes
 from actionkit.spec import InputSpec
 from actionkit.transforms import denormalize
 
@@ -87,7 +87,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
     path = Path(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
-    return write_atomic(path, buffer.getvalue())
+    return write_bytes(path, buffer.getvalue())
 
 
 # -- confusion matrix --------------------------------------------------------------------------

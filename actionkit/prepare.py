@@ -54,7 +54,7 @@ from av.video.reformatter import Interpolation
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from actionkit.encode import new_file_mode
+from actionkit.atomic import new_file_mode
 from actionkit.video import VIDEO_EXTENSIONS
 
 __all__ = [

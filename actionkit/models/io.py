@@ -13,14 +13,12 @@ names and the input spec.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from actionkit.atomic import atomic_path
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
 
@@ -64,23 +62,9 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
     A crash or a kill at any moment leaves the previous file or the new one, never a torn file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def read_model_file(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
