@@ -20,14 +20,15 @@ DEMO_MODEL = "tsm_efficientnet_lite0"
 
 #: Settings measured to reach >= 90 % held-out accuracy on the sample set within the time budget.
 DEMO_SETTINGS = {
-    "epochs": 12,
-    "lr": 1e-3,
+    "epochs": 10,
+    "lr": 2e-3,
     "backbone_lr_mult": 1.0,
     "optimizer": "adamw",
     "weight_decay": 1e-4,
     "schedule": "onecycle",
     "warmup": 0.3,
     "batch_size": 8,
+    "channels_last": True,  # 1.6x faster training for this model on a CPU (BENCHMARKS.md)
 }
 
 
@@ -42,7 +43,7 @@ def run_demo(
 ):
     """Fine-tune and evaluate ``model_name`` on the sample dataset (or ``data_dir``).
 
-    On the sample set the clips are 8 segments at 112×112 without flips (left and right are
+    On the sample set the clips are 8 segments at 96×96 without flips (left and right are
     different classes there). With ``data_dir`` the model's own input spec and flips are used.
 
     Returns:
@@ -56,7 +57,7 @@ def run_demo(
     sample = data_dir is None
     data = Path(data_dir) if data_dir else make_sample_dataset(out_dir / "sample_data")
     classes = load_dataset(data, train=False).classes
-    model = build_model(model_name, len(classes), crop_size=112 if sample else None)
+    model = build_model(model_name, len(classes), crop_size=96 if sample else None)
     settings = {**DEMO_SETTINGS, "workers": workers}
     if epochs is not None:
         settings["epochs"] = epochs

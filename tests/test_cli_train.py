@@ -157,7 +157,7 @@ def test_demo_fine_tunes_on_the_sample_set(tmp_path):
     assert report["num_videos"] == 36 and len(report["classes"]) == 6
     assert report["settings"]["num_clips"] == 10
     model = load_model(out / "model.pt")
-    assert model.arch == "tsm_efficientnet_lite0" and model.input_spec.crop_size == 112
+    assert model.arch == "tsm_efficientnet_lite0" and model.input_spec.crop_size == 96
     for name in ("confusion.png", "curves.png", "history.csv"):
         assert (out / name).exists()
     assert "held-out videos: 36" in result.stdout and str(out / "model.pt") in result.stdout

@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
+import subprocess
+import sys
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from actionkit.models import weights
 from actionkit.models.weights import (
     WeightsError,
     WeightsRecord,
@@ -65,7 +69,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
+        started = time.time()
+        step = max(1, len(body) // 16)
+        for i in range(0, len(body), step):  # slowly where srv.delay is set: downloads overlap
+            if i:
+                time.sleep(srv.delay)
+            self.wfile.write(body[i : i + step])
+        srv.served.append((started, time.time()))
 
     def log_message(self, *args):
         pass
@@ -73,9 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.data, httpd.name, httpd.seen = PAYLOAD, "w-abc.pth", []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.data, httpd.name, httpd.seen, httpd.served = PAYLOAD, "w-abc.pth", [], []
     httpd.ranges, httpd.drops = True, 0  # honour Range requests; responses to cut short
+    httpd.delay = 0.0  # seconds between the 16 pieces of a body
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/{httpd.name}"
@@ -227,6 +239,75 @@ def test_unreachable_url_says_where_to_put_the_file():
 def test_http_error_is_reported(server):
     with pytest.raises(WeightsError, match="HTTP 404"):
         download(server.url.replace(server.name, "nothing.pth"), progress=False)
+
+
+# -- concurrent downloads ------------------------------------------------------------------------
+_CHILD = """
+import sys, time
+from pathlib import Path
+from actionkit.models import download as dl
+url, sha, ready, go, lock = sys.argv[1:]
+if lock == "exclusive-file":
+    dl.fcntl = None  # as on a platform without fcntl
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.005)
+start = time.time()
+path = dl.download(url, sha256_prefix=sha, progress=False)
+print(start, time.time(), path)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lock", ["flock", "exclusive-file"])
+def test_two_processes_downloading_the_same_file_fetch_it_once(server, tmp_path, lock):
+    server.delay = 0.06  # about 1 s per download: the second process starts while it runs
+    go = tmp_path / "go"
+    readies = [tmp_path / f"ready{i}" for i in range(2)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD, server.url, PAYLOAD_SHA, str(ready), str(go), lock],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for ready in readies
+    ]
+    deadline = time.monotonic() + 120  # importing torch twice on a loaded machine
+    while not all(r.exists() for r in readies) and time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            break  # a child failed: its error is shown below
+        time.sleep(0.01)
+    go.touch()
+    results = []
+    for child in children:
+        out, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err[-2000:]
+        start, end, path = out.split()
+        results.append((float(start), float(end), Path(path)))
+
+    target = cache_dir() / server.name
+    assert [path for _, _, path in results] == [target, target]
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == PAYLOAD_SHA
+    assert len(server.seen) == 1 and len(server.served) == 1  # one fetch for both
+    fetch_end = server.served[0][1]
+    assert all(start < fetch_end for start, _, _ in results)  # they did overlap
+    assert all(end >= fetch_end for _, end, _ in results)  # the waiter returned after the fetch
+    assert sorted(p.name for p in cache_dir().iterdir()) == [server.name]  # no .partial, .lock
+
+
+def test_stale_lock_file_without_fcntl_is_reported(server, monkeypatch):
+    monkeypatch.setattr(weights, "fcntl", None)
+    monkeypatch.setattr(weights, "_LOCK_STALE_S", 0.3)
+    cache_dir().mkdir(parents=True)
+    lock = cache_dir() / (server.name + ".lock")
+    lock.touch()  # left by a process that died
+    with pytest.raises(WeightsError, match=re.escape(str(lock))):
+        download(server.url, progress=False)
+    assert server.seen == []
+    lock.unlink()
+    assert download(server.url, sha256_prefix=PAYLOAD_SHA, progress=False).read_bytes() == PAYLOAD
+    assert sorted(p.name for p in cache_dir().iterdir()) == [server.name]
 
 
 # -- reading checkpoints -------------------------------------------------------------------------
