@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/actionkit demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
+	OMP_WAIT_POLICY=PASSIVE $(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
