@@ -1,8 +1,10 @@
 """VideoDataset on real files: sources, items, bad files, workers, checks."""
 
+import gc
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +194,18 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+def _settled_fds(limit: int, seconds: float = 10.0) -> int:
+    """Open file descriptors once finished workers' pipes have been closed (that happens
+    asynchronously, late on a loaded machine); a real leak stays above ``limit``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        count = _open_fds()
+        if count <= limit or time.monotonic() > deadline:
+            return count
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_dataloader_workers_several_epochs_no_leaks_and_counts(tmp_path):
     make_bad_files(tmp_path)
@@ -202,8 +216,8 @@ def test_dataloader_workers_several_epochs_no_leaks_and_counts(tmp_path):
         labels = torch.cat([batch["label"] for batch in loader])
         assert len(labels) == len(ds) and (labels >= 0).all()
         if epoch == 0:
-            before = _open_fds()
-    assert _open_fds() <= before + 2
+            before = _settled_fds(0, seconds=1.0)
+    assert _settled_fds(before + 2) <= before + 2
     assert ds.skipped_count >= 3 * 4  # counted inside the workers, seen in the parent
 
 

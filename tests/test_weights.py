@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from actionkit.models import weights
+from actionkit.models import fetch
 from actionkit.models.weights import (
     WeightsError,
     WeightsRecord,
@@ -245,7 +245,7 @@ def test_http_error_is_reported(server):
 _CHILD = """
 import sys, time
 from pathlib import Path
-from actionkit.models import download as dl
+from actionkit.models import fetch as dl
 url, sha, ready, go, lock = sys.argv[1:]
 if lock == "exclusive-file":
     dl.fcntl = None  # as on a platform without fcntl
@@ -297,8 +297,8 @@ def test_two_processes_downloading_the_same_file_fetch_it_once(server, tmp_path,
 
 
 def test_stale_lock_file_without_fcntl_is_reported(server, monkeypatch):
-    monkeypatch.setattr(weights, "fcntl", None)
-    monkeypatch.setattr(weights, "_LOCK_STALE_S", 0.3)
+    monkeypatch.setattr(fetch, "fcntl", None)
+    monkeypatch.setattr(fetch, "_LOCK_STALE_S", 0.3)
     cache_dir().mkdir(parents=True)
     lock = cache_dir() / (server.name + ".lock")
     lock.touch()  # left by a process that died

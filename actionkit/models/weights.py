@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from actionkit import resources
-from actionkit.models.download import (
+from actionkit.models.fetch import (
     WeightsError,
     _url_basename,
     cache_dir,
