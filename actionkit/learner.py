@@ -122,6 +122,7 @@ class Learner:
         Returns:
             The history: one dict per epoch (``HISTORY_FIELDS``), also in ``out_dir/history.csv``.
         """
+        self._remove_stale_temp_files()
         state = self._resume_state() if resume else None
         changes = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
         cfg = TrainConfig.from_dict(state["config"]) if state else self.config.replace(**changes)
@@ -177,6 +178,15 @@ class Learner:
             log.info("no checkpoint at %s: starting a new run", path)
             return None
         return ckpt.load_checkpoint(path)
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temporary files a killed save left behind (the files they were for are intact)."""
+        if self.out_dir is None or not self.accelerator.is_main_process:
+            return
+        for name in ("checkpoint.pt", "history.csv", "best_model.pt", "model.pt"):
+            for stale in self.out_dir.glob(f".{name}.*.tmp"):
+                log.info("removing %s, left by an interrupted save", stale)
+                stale.unlink(missing_ok=True)
 
     def _write_history(self) -> None:
         path = self._path("history.csv")

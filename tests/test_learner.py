@@ -160,8 +160,11 @@ def test_resume_needs_the_same_run(bright_dark, tmp_path):
     with pytest.raises(ValueError, match="resume continues the saved run"):
         _learner(bright_dark, tmp_path, epochs=1).fit(epochs=4, resume=True)
     # The finished run resumes to nothing more to do: history stays, weights stay.
+    stale = tmp_path / "run" / ".checkpoint.pt.x1y2z3.tmp"  # as a kill during a save leaves
+    stale.write_bytes(b"half a checkpoint")
     again = _learner(bright_dark, tmp_path, epochs=1)
     assert len(again.fit(resume=True)) == 1
+    assert not stale.exists()
     assert weights_digest(again.model.state_dict()) == weights_digest(learner.model.state_dict())
 
 
@@ -211,9 +214,10 @@ def test_kill_9_mid_epoch_then_resume_loses_nothing(bright_dark, tmp_path):
     done = state["fit_epoch"]
     assert 1 <= done < 4, "the kill came after the run had finished"
     assert [row["epoch"] for row in state["history"]] == list(range(1, done + 1))
-    assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]
 
     _finish(_job(script, bright_dark, killed, 4, "--resume"))
+    # A kill during a save leaves only a temporary file, which the resumed run removes.
+    assert not [p for p in killed.iterdir() if p.name.endswith(".tmp")]
     resumed, reference = load_checkpoint(checkpoint), load_checkpoint(whole / "checkpoint.pt")
     assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3, 4]
     # Same data order, augmentation and optimizer state: the resumed run ends bit-identical.
