@@ -209,7 +209,8 @@ def _add_predict(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
 
 
 def _run_predict(args: argparse.Namespace) -> int:
-    from actionkit.inference import predict, predict_timeline
+    from actionkit.inference import predict
+    from actionkit.timeline import predict_timeline
     from actionkit.video import VideoReadError
 
     model = _load(args.model)

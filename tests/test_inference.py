@@ -17,9 +17,10 @@ from actionkit import sampling, transforms
 from actionkit.data import VideoDataset
 from actionkit.datalists import Sample
 from actionkit.encode import write_video
-from actionkit.inference import Prediction, Timeline, predict, predict_timeline
+from actionkit.inference import Prediction, predict
 from actionkit.models import VideoClassifier, create_model
 from actionkit.spec import InputSpec
+from actionkit.timeline import Timeline, predict_timeline
 from actionkit.video import VideoReadError, probe, read_frames
 
 
