@@ -25,15 +25,29 @@ def new_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike,
+    *,
+    prefix: str | None = None,
+    suffix: str = ".tmp",
+    keep_mode: bool = False,
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; on success it replaces ``path``.
 
     Missing parent folders are created. On an exception the temporary file is removed and
     ``path`` is left as it was.
+
+    Args:
+        path: The file to write.
+        prefix: Start of the temporary file's name (default ``.<name>.``, a hidden file).
+        suffix: Its end (a writer that picks the format from the suffix needs the real one).
+        keep_mode: Keep the permissions the writer gave the file (a copy of another file's)
+            instead of those of a plain ``open()``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    prefix = f".{path.name}." if prefix is None else prefix
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -42,7 +56,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp, new_file_mode())
+        if not keep_mode:
+            os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

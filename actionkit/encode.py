@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from actionkit.atomic import new_file_mode
+from actionkit.atomic import atomic_path
 
 # Codecs whose 4:2:0 chroma needs even frame sizes; odd sizes are written in 4:4:4 instead.
 _SUBSAMPLED = {"libx264", "libx265", "mpeg4", "libvpx-vp9", "h264"}
@@ -68,15 +67,9 @@ def write_video(
         raise ValueError(
             f"frames must be H×W×3 RGB or H×W gray, got a frame of shape {first.shape}"
         )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        _encode(tmp_name, first, iterator, fps, codec, crf, gop, bframes, timestamps, options)
-        os.chmod(tmp_name, new_file_mode())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    # The temporary file keeps the suffix: PyAV picks the container from it.
+    with atomic_path(path, prefix=f".{path.stem}.", suffix=path.suffix) as tmp:
+        _encode(str(tmp), first, iterator, fps, codec, crf, gop, bframes, timestamps, options)
     return path
 
 

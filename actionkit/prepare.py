@@ -39,7 +39,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -54,7 +53,7 @@ from av.video.reformatter import Interpolation
 from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from actionkit.atomic import new_file_mode
+from actionkit.atomic import atomic_path
 from actionkit.video import VIDEO_EXTENSIONS
 
 __all__ = [
@@ -224,17 +223,11 @@ def _source_rate(stream: av.video.stream.VideoStream) -> Fraction:
 
 def _transcode(src: Path, dst: Path, s: _Settings, threads: int) -> tuple[int, str | None]:
     """Write ``dst`` from ``src``; returns the frame count and an optional warning."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=TEMP_SUFFIX, dir=dst.parent)
-    os.close(fd)
-    try:
-        with av.open(str(src), metadata_errors="ignore") as source:
-            frames, warning = _transcode_open(source, tmp_name, s, threads)
-        os.chmod(tmp_name, new_file_mode())  # mkstemp's 0600 would make outputs private
-        os.replace(tmp_name, dst)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(dst, suffix=TEMP_SUFFIX) as tmp,
+        av.open(str(src), metadata_errors="ignore") as source,
+    ):
+        frames, warning = _transcode_open(source, str(tmp), s, threads)
     return frames, warning
 
 
@@ -478,29 +471,14 @@ def _check_manifest(dst: Path, settings: _Settings, overwrite: bool) -> None:
             f"DST {dst} was prepared with other settings: {diff}; use overwrite=True "
             "(--overwrite) to redo it, or another folder"
         )
-    dst.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{MANIFEST_NAME}.", suffix=TEMP_SUFFIX, dir=dst)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(wanted, f, indent=2)
-        os.chmod(tmp, new_file_mode())
-        os.replace(tmp, manifest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(manifest, prefix=f"{MANIFEST_NAME}.", suffix=TEMP_SUFFIX) as tmp:
+        tmp.write_text(json.dumps(wanted, indent=2))
 
 
 def _copy(src: Path, dst: Path) -> None:
     """Copy with the modification time, via a temporary file and a rename."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=TEMP_SUFFIX, dir=dst.parent)
-    os.close(fd)
-    try:
-        shutil.copy2(src, tmp_name)
-        os.replace(tmp_name, dst)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_path(dst, suffix=TEMP_SUFFIX, keep_mode=True) as tmp:
+        shutil.copy2(src, tmp)
 
 
 def prepare_dataset(
