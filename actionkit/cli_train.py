@@ -148,7 +148,7 @@ def _add_evaluate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from actionkit.evaluation import evaluate
-    from actionkit.workflow import load_dataset
+    from actionkit.workflow import load_dataset, write_report
 
     model = _load(args.model)
     _need(args.data, "DATA")
@@ -167,15 +167,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(report)
     if args.out:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        report.save(out / "report.json")
-        (out / "report.txt").write_text(str(report) + "\n", encoding="utf-8")
-        report.plot_confusion().savefig(out / "confusion.png", dpi=100, bbox_inches="tight")
-        print(f"report: {out / 'report.json'}")
+        files = write_report(report, args.out)
+        print(f"report: {files['report']}")
     return 0
 
 

@@ -111,7 +111,7 @@ def _clip_probs(model, video: torch.Tensor, acc, channels_last: bool) -> torch.T
     multi = video.ndim == 6  # (B, K, C, T, H, W) or (B, K, S, C, H, W)
     batch = video.shape[0]
     flat = video.flatten(0, 1) if multi else video
-    if channels_last and flat.ndim == 5 and not _segments(model):
+    if channels_last and flat.ndim == 5 and not uses_segments(model):
         flat = flat.contiguous(memory_format=torch.channels_last_3d)
     with acc.autocast():
         logits = model(flat)
@@ -119,7 +119,8 @@ def _clip_probs(model, video: torch.Tensor, acc, channels_last: bool) -> torch.T
     return probs.view(batch, -1, probs.shape[-1])
 
 
-def _segments(model: torch.nn.Module) -> bool:
+def uses_segments(model: torch.nn.Module) -> bool:
+    """Whether ``model`` (possibly DDP-wrapped) takes TSN segments (K×C×H×W) rather than clips."""
     inner = getattr(model, "module", model)
     return getattr(getattr(inner, "input_spec", None), "layout", "CTHW") == "KCHW"
 

@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 from actionkit import checkpoint as ckpt
 from actionkit.atomic import write_text
 from actionkit.data import VideoDataset
-from actionkit.evaluation import eval_dataset, evaluate, score_videos
+from actionkit.evaluation import eval_dataset, evaluate, score_videos, uses_segments
 from actionkit.metrics import EvalReport, compute_report
-from actionkit.models.io import save_model
+from actionkit.models.io import read_model_file, save_model
 from actionkit.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Learner:
         path = self._path("best_model.pt")
         if path is None or not path.exists():
             raise FileNotFoundError(f"no best model saved yet (looked for {path})")
-        state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+        state = read_model_file(path)["state_dict"]
         self.accelerator.unwrap_model(self.model).load_state_dict(state)
 
     # -- internals -----------------------------------------------------------------------------
@@ -207,7 +207,7 @@ class _Run:
         if state is None:
             torch.manual_seed(cfg.seed)
         raw = learner.model
-        self.segments = getattr(getattr(raw, "input_spec", None), "layout", "") == "KCHW"
+        self.segments = uses_segments(raw)
         if cfg.channels_last:
             fmt = torch.channels_last if self.segments else torch.channels_last_3d
             raw = raw.to(memory_format=fmt)

@@ -82,11 +82,17 @@ def show_batch(
     return fig
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix, PNG without one), atomically."""
+def save_figure(
+    fig, path: str | os.PathLike, dpi: int = 100, bbox_inches: str | None = None
+) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix, PNG without one), atomically.
+
+    ``bbox_inches="tight"`` trims the margins (as in ``Figure.savefig``).
+    """
     path = Path(path)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".").lower() or "png", dpi=dpi)
+    suffix = path.suffix.lstrip(".").lower() or "png"
+    fig.savefig(buffer, format=suffix, dpi=dpi, bbox_inches=bbox_inches)
     return write_bytes(path, buffer.getvalue())
 
 

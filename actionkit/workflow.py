@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from actionkit.atomic import write_text
 from actionkit.data import VideoDataset
 from actionkit.learner import Learner
 from actionkit.metrics import EvalReport
@@ -18,7 +20,7 @@ from actionkit.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RunResult", "build_model", "load_dataset", "train_and_evaluate"]
+__all__ = ["RunResult", "build_model", "load_dataset", "train_and_evaluate", "write_report"]
 
 
 def load_dataset(
@@ -128,8 +130,6 @@ def train_and_evaluate(
         resume: Continue the run saved in ``out_dir``.
         progress: Show progress bars.
     """
-    import time
-
     start = time.perf_counter()
     config = config or TrainConfig()
     out_dir = Path(out_dir)
@@ -143,7 +143,7 @@ def train_and_evaluate(
     report = learner.evaluate(val_data, num_clips=eval_clips)
     files = {"model": out_dir / "model.pt"}
     if learner.accelerator.is_main_process:
-        files.update(_write_report(report, learner.history, out_dir))
+        files.update(write_report(report, out_dir, learner.history))
     return RunResult(
         out_dir, out_dir / "model.pt", report, learner.history, files,
         time.perf_counter() - start,
@@ -163,21 +163,24 @@ def _split(model, data, val, val_fraction, seed, flip, crop):
     return full, val
 
 
-def _write_report(report: EvalReport, history: list[dict], out_dir: Path) -> dict[str, Path]:
+def write_report(
+    report: EvalReport, out_dir: str | os.PathLike, history: list[dict] | None = None
+) -> dict[str, Path]:
+    """Write ``report.json``, ``report.txt``, ``confusion.png`` and, given a training history,
+    ``curves.png`` to ``out_dir`` (each atomically); returns what was written, by name."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from actionkit.plots import plot_history
+    from actionkit.plots import plot_history, save_figure
 
-    files = {"report": report.save(out_dir / "report.json")}
-    text = out_dir / "report.txt"
-    text.write_text(str(report) + "\n", encoding="utf-8")
-    files["report table"] = text
-    figures = {
-        "confusion matrix": (report.plot_confusion(), out_dir / "confusion.png"),
-        "training curves": (plot_history(history), out_dir / "curves.png"),
+    out_dir = Path(out_dir)
+    files = {
+        "report": report.save(out_dir / "report.json"),
+        "report table": write_text(out_dir / "report.txt", str(report) + "\n"),
     }
-    for name, (figure, path) in figures.items():
-        figure.savefig(path, dpi=100, bbox_inches="tight")
-        files[name] = path
+    figures = {"confusion matrix": (report.plot_confusion, "confusion.png")}
+    if history:
+        figures["training curves"] = (lambda: plot_history(history), "curves.png")
+    for name, (draw, filename) in figures.items():
+        files[name] = save_figure(draw(), out_dir / filename, bbox_inches="tight")
     return files

@@ -103,6 +103,8 @@ def test_fit_learns_writes_history_checkpoint_and_models(bright_dark, tmp_path):
     # Evaluation of the final model agrees with the last validation.
     report = learner.evaluate(num_clips=1)
     assert report.top1 == history[-1]["val_top1"] and report.num_videos == 4
+    learner.load_best()
+    assert weights_digest(learner.model.state_dict()) == weights_digest(best["state_dict"])
 
 
 def _backbone_and_head(model) -> tuple[dict, dict]:
