@@ -379,30 +379,22 @@ def r2plus1d_34_32_kinetics(
     )
 
 
-r2plus1d_34_8_ig65m.__doc__ = _BUILDER_DOC.format(
-    title="R(2+1)D-34 pretrained on IG-65M with 8-frame clips (Ghadiyaram et al., CVPR 2019).",
-    n=487,
-    file=IG65M_RECORDS["r2plus1d_34_8_ig65m"].cache_name,
-    clip_len=8,
-)
-r2plus1d_34_32_ig65m.__doc__ = _BUILDER_DOC.format(
-    title="R(2+1)D-34 pretrained on IG-65M with 32-frame clips (Ghadiyaram et al., CVPR 2019).",
-    n=359,
-    file=IG65M_RECORDS["r2plus1d_34_32_ig65m"].cache_name,
-    clip_len=32,
-)
-r2plus1d_34_8_kinetics.__doc__ = _BUILDER_DOC.format(
-    title="R(2+1)D-34 pretrained on IG-65M, fine-tuned on Kinetics-400, 8-frame clips.",
-    n=400,
-    file=IG65M_RECORDS["r2plus1d_34_8_kinetics"].cache_name,
-    clip_len=8,
-)
-r2plus1d_34_32_kinetics.__doc__ = _BUILDER_DOC.format(
-    title="R(2+1)D-34 pretrained on IG-65M, fine-tuned on Kinetics-400, 32-frame clips.",
-    n=400,
-    file=IG65M_RECORDS["r2plus1d_34_32_kinetics"].cache_name,
-    clip_len=32,
-)
+_IG65M = "R(2+1)D-34 pretrained on IG-65M"
+for _builder, _title, _classes, _clip_len in (
+    (r2plus1d_34_8_ig65m, f"{_IG65M} with 8-frame clips (Ghadiyaram et al., CVPR 2019).", 487, 8),
+    (
+        r2plus1d_34_32_ig65m,
+        f"{_IG65M} with 32-frame clips (Ghadiyaram et al., CVPR 2019).",
+        359,
+        32,
+    ),
+    (r2plus1d_34_8_kinetics, f"{_IG65M}, fine-tuned on Kinetics-400, 8-frame clips.", 400, 8),
+    (r2plus1d_34_32_kinetics, f"{_IG65M}, fine-tuned on Kinetics-400, 32-frame clips.", 400, 32),
+):
+    _builder.__doc__ = _BUILDER_DOC.format(
+        title=_title, n=_classes, file=IG65M_RECORDS[_builder.__name__].cache_name,
+        clip_len=_clip_len,
+    )  # fmt: skip
 
 
 # -- R(2+1)D-18, torchvision's Kinetics-400 weights ------------------------------------------------
