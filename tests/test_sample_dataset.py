@@ -251,13 +251,11 @@ def test_same_seed_same_videos_other_seed_other_videos(tmp_path):
         assert np.abs(decode(a / name).astype(int) - decode(c / name).astype(int)).mean() > 5
 
 
-def test_second_call_is_fast_and_rewrites_nothing(tmp_path):
+def test_second_call_rewrites_nothing(tmp_path):
     root = make_sample_dataset(tmp_path / "d", **SMALL)
     before = mtimes(root)
     manifest_before = (root / ".sample.json").stat().st_mtime_ns
-    start = time.perf_counter()
     assert make_sample_dataset(tmp_path / "d", **SMALL) == root
-    assert time.perf_counter() - start < 0.5
     assert mtimes(root) == before
     assert (root / ".sample.json").stat().st_mtime_ns == manifest_before
 

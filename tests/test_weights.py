@@ -69,13 +69,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        started = time.time()
+        deadline = time.monotonic() + 60
+        while not all(p.exists() for p in srv.hold) and time.monotonic() < deadline:
+            time.sleep(0.01)  # hold the body until every waited-for client has started
+        served = [time.time(), None]  # when the body started, when its last piece started
+        srv.served.append(served)
         step = max(1, len(body) // 16)
         for i in range(0, len(body), step):  # slowly where srv.delay is set: downloads overlap
             if i:
                 time.sleep(srv.delay)
+            served[1] = time.time()  # no client has the whole body before this
             self.wfile.write(body[i : i + step])
-        srv.served.append((started, time.time()))
 
     def log_message(self, *args):
         pass
@@ -88,6 +92,7 @@ def server():
     httpd.data, httpd.name, httpd.seen, httpd.served = PAYLOAD, "w-abc.pth", [], []
     httpd.ranges, httpd.drops = True, 0  # honour Range requests; responses to cut short
     httpd.delay = 0.0  # seconds between the 16 pieces of a body
+    httpd.hold = []  # files that must exist before a body is sent
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/{httpd.name}"
@@ -246,13 +251,14 @@ _CHILD = """
 import sys, time
 from pathlib import Path
 from actionkit.models import fetch as dl
-url, sha, ready, go, lock = sys.argv[1:]
+url, sha, ready, go, started, lock = sys.argv[1:]
 if lock == "exclusive-file":
     dl.fcntl = None  # as on a platform without fcntl
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.005)
 start = time.time()
+Path(started).touch()
 path = dl.download(url, sha256_prefix=sha, progress=False)
 print(start, time.time(), path)
 """
@@ -264,14 +270,16 @@ def test_two_processes_downloading_the_same_file_fetch_it_once(server, tmp_path,
     server.delay = 0.06  # about 1 s per download: the second process starts while it runs
     go = tmp_path / "go"
     readies = [tmp_path / f"ready{i}" for i in range(2)]
+    server.hold = [tmp_path / f"started{i}" for i in range(2)]  # both are in download() by then
+    command = [sys.executable, "-c", _CHILD, server.url, PAYLOAD_SHA]
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", _CHILD, server.url, PAYLOAD_SHA, str(ready), str(go), lock],
+            [*command, str(tmp_path / f"ready{i}"), str(go), str(server.hold[i]), lock],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for ready in readies
+        for i in range(2)
     ]
     deadline = time.monotonic() + 120  # importing torch twice on a loaded machine
     while not all(r.exists() for r in readies) and time.monotonic() < deadline:
