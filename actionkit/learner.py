@@ -25,6 +25,7 @@ from actionkit.data import VideoDataset
 from actionkit.evaluation import eval_dataset, evaluate, score_videos, uses_segments
 from actionkit.metrics import EvalReport, compute_report
 from actionkit.models.io import read_model_file, save_model
+from actionkit.optim import make_optimizer, make_scheduler
 from actionkit.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -219,10 +220,10 @@ class _Run:
             drop_last=len(learner.train_data) >= cfg.batch_size * self.acc.num_processes,
             pin_memory=self.acc.device.type == "cuda",
         )  # fmt: skip
-        optimizer = _optimizer(raw, cfg)
+        optimizer = make_optimizer(raw, cfg)
         self.model, self.optimizer, self.loader = self.acc.prepare(raw, optimizer, loader)
         steps = math.ceil(len(self.loader) / cfg.accumulate) * cfg.epochs
-        self.scheduler = _scheduler(self.optimizer.optimizer, cfg, steps)
+        self.scheduler = make_scheduler(self.optimizer.optimizer, cfg, steps)
         self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.start_epoch, self.bad_validations = 0, 0
         if state is not None:
@@ -372,36 +373,6 @@ def _frozen_prefix(model: torch.nn.Module) -> str | None:
     frozen = getattr(model, "_frozen", set())
     names = [n for n in getattr(model, "stage_names", list)() if n in frozen]
     return names[-1] if names else None
-
-
-def _optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if hasattr(model, "param_groups"):
-        groups = model.param_groups(cfg.lr, cfg.backbone_lr_mult, cfg.weight_decay)
-    else:
-        params = [p for p in model.parameters() if p.requires_grad]
-        groups = [{"params": params, "lr": cfg.lr, "weight_decay": cfg.weight_decay}]
-    if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=cfg.lr)
-    return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-
-
-def _scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps: int):
-    steps = max(1, steps)
-    if cfg.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=steps,
-            pct_start=max(cfg.warmup, 1e-3), cycle_momentum=False,
-        )  # fmt: skip
-    warm = int(cfg.warmup * steps)
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        if cfg.schedule == "constant":
-            return 1.0
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def _fmt(value: Any) -> str:
