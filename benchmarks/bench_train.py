@@ -2,6 +2,7 @@
 
     python benchmarks/bench_train.py                      # the demo model on this CPU
     python benchmarks/bench_train.py --workers 0 1 2 --threads 1 2
+    python benchmarks/bench_train.py --workers 0 --omp passive --channels-last on --compile both
     python benchmarks/bench_train.py --device cuda --models r2plus1d_34_8_ig65m \\
         --precision fp32 bf16 --channels-last both
 
@@ -50,13 +51,14 @@ def _one(args: argparse.Namespace) -> dict:
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
     scaler = torch.amp.GradScaler(enabled=args.precision == "fp16")
+    forward = torch.compile(model) if args.compile else model
 
     def step(video: torch.Tensor, label: torch.Tensor) -> None:
         video = video.to(device, non_blocking=True)
         if args.channels_last and video.ndim == 5 and spec.layout == "CTHW":
             video = video.contiguous(memory_format=fmt)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = torch.nn.functional.cross_entropy(model(video).float(), label.to(device))
+            loss = torch.nn.functional.cross_entropy(forward(video).float(), label.to(device))
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -70,14 +72,18 @@ def _one(args: argparse.Namespace) -> dict:
     if spec.layout == "CTHW":
         shape = (args.batch, 3, spec.clip_len, spec.crop_size, spec.crop_size)
     video, label = torch.randn(shape), torch.randint(0, 6, (args.batch,))
-    for _ in range(2):
-        step(video, label)
+    start = time.perf_counter()
+    step(video, label)  # includes torch.compile's compilation
+    sync()
+    first = time.perf_counter() - start
+    step(video, label)
     sync()
     start = time.perf_counter()
     for _ in range(args.steps):
         step(video, label)
     sync()
     result = {"model_clips_s": args.batch * args.steps / (time.perf_counter() - start)}
+    result["first_step_s"] = first
     if args.synthetic:
         return result
 
@@ -108,11 +114,13 @@ def _one(args: argparse.Namespace) -> dict:
 
 
 def _settings(args: argparse.Namespace) -> list[dict]:
-    modes = {"off": [False], "on": [True], "both": [False, True]}[args.channels_last]
+    modes = {"off": [False], "on": [True], "both": [False, True]}
     return [
-        {"model": m, "workers": w, "threads": t, "omp": o, "precision": p, "channels_last": c}
-        for m in args.models for p in args.precision for c in modes
-        for w in args.workers for t in args.threads for o in args.omp
+        {"model": m, "workers": w, "threads": t, "omp": o, "precision": p, "channels_last": c,
+         "compile": k}
+        for m in args.models for p in args.precision for c in modes[args.channels_last]
+        for k in modes[args.compile] for w in args.workers for t in args.threads
+        for o in args.omp
     ]  # fmt: skip
 
 
@@ -128,6 +136,8 @@ def _run(setting: dict, args: argparse.Namespace) -> dict:
         "--workers-one", str(setting["workers"]), "--threads-one", str(setting["threads"]),
         "--precision-one", setting["precision"],
     ] + (["--channels-last-one"] if setting["channels_last"] else []) + (
+        ["--compile-one"] if setting["compile"] else []
+    ) + (
         ["--synthetic"] if args.synthetic else []
     )  # fmt: skip
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -137,19 +147,21 @@ def _run(setting: dict, args: argparse.Namespace) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    head = "| model | precision | channels_last | workers | threads | OMP wait | model clips/s | "
-    head += "data clips/s | train clips/s | waiting for data |\n" + "|---" * 10 + "|"
+    head = "| model | precision | channels_last | compile | workers | threads | OMP wait | "
+    head += "first step s | model clips/s | data clips/s | train clips/s | waiting for data |\n"
+    head += "|---" * 12 + "|"
     lines = [head]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['precision']} | | | | | error: {r['error']} |||")
+            lines.append(f"| {r['model']} | {r['precision']} | | | | | | error: {r['error']} |||||")
             continue
-        fig = [f"{r.get(k, float('nan')):.1f}" for k in ("model_clips_s", "data_clips_s",
-                                                        "train_clips_s")]  # fmt: skip
+        keys = ("first_step_s", "model_clips_s", "data_clips_s", "train_clips_s")
+        fig = [f"{r.get(k, float('nan')):.1f}" for k in keys]
         share = f"{100 * r['data_wait_share']:.0f} %" if "data_wait_share" in r else "–"
         lines.append(
             f"| {r['model']} | {r['precision']} | {'yes' if r['channels_last'] else 'no'} | "
-            f"{r['workers']} | {r['threads']} | {r['omp']} | {' | '.join(fig)} | {share} |"
+            f"{'yes' if r['compile'] else 'no'} | {r['workers']} | {r['threads']} | {r['omp']} | "
+            f"{' | '.join(fig)} | {share} |"
         )
     return "\n".join(lines)
 
@@ -165,6 +177,12 @@ def main() -> None:
     p.add_argument("--omp", nargs="+", default=["default", "passive"])
     p.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "fp16"])
     p.add_argument("--channels-last", default="off", choices=["off", "on", "both"])
+    p.add_argument(
+        "--compile",
+        default="off",
+        choices=["off", "on", "both"],
+        help="torch.compile the training step (first step includes compiling)",
+    )
     p.add_argument("--data", type=Path, default=None, help="default: a fresh sample dataset")
     p.add_argument("--synthetic", action="store_true", help="model figure only, no video data")
     p.add_argument("--json", type=Path, help="also write the raw figures here")
@@ -177,10 +195,12 @@ def main() -> None:
     p.add_argument(
         "--channels-last-one", dest="cl_one", action="store_true", help=argparse.SUPPRESS
     )
+    p.add_argument("--compile-one", dest="compile_one", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args._one:
         args.workers, args.threads = args.workers_one, args.threads_one
         args.precision, args.channels_last = args.precision_one, args.cl_one
+        args.compile = args.compile_one
         print(json.dumps(_one(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
