@@ -1,6 +1,7 @@
-"""One rank of a 2-process DDP run on CPU (gloo), started by torchrun in the DDP test.
+"""A 2-process DDP run on CPU (gloo), started the two ways a user starts one.
 
 python -m torch.distributed.run --nproc_per_node 2 tests/_ddp_job.py DATA VAL OUT
+python tests/_ddp_job.py --notebook-launcher PORT DATA VAL OUT   (as from a notebook cell)
 """
 
 import json
@@ -13,10 +14,12 @@ from _tiny import tiny_model, weights_digest
 from actionkit.data import VideoDataset
 from actionkit.learner import Learner
 
-if __name__ == "__main__":
+
+def run(data: str, val_data: str, out: str) -> None:
+    """One rank: train 2 epochs, evaluate, write what the test compares."""
+    out = Path(out)
     torch.set_num_threads(1)
     torch.manual_seed(0)  # the new head's initial weights
-    data, val_data, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     model = tiny_model()
     train = VideoDataset.from_folder(data, spec=model.input_spec, crop="random")
     val = VideoDataset.from_folder(val_data, spec=model.input_spec, train=False)
@@ -36,3 +39,13 @@ if __name__ == "__main__":
         "history_rows": len(learner.history),
     }
     (out / f"rank{acc.process_index}.json").write_text(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--notebook-launcher":
+        from accelerate import notebook_launcher
+
+        port, *paths = sys.argv[2:]
+        notebook_launcher(run, args=tuple(paths), num_processes=2, use_port=port)
+    else:
+        run(*sys.argv[1:])

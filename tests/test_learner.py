@@ -240,16 +240,21 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_ddp_two_cpu_processes_agree_and_count_every_video_once(tmp_path):
+@pytest.mark.parametrize("launcher", ["torchrun", "notebook_launcher"])
+def test_ddp_two_cpu_processes_agree_and_count_every_video_once(tmp_path, launcher):
     train = make_bright_dark(tmp_path / "train", per_class=4, frames=12, seed=1)
     val = make_bright_dark(tmp_path / "val", per_class=4, frames=12, seed=2)
     (val / "dark" / "dark_03.mp4").unlink()  # 7 videos: not a multiple of 2 processes × batch 2
     out = tmp_path / "out"
     out.mkdir()
-    proc = _job(
-        "-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_addr", "127.0.0.1",
-        "--master_port", _free_port(), TESTS / "_ddp_job.py", train, val, out,
-    )  # fmt: skip
+    job, port = TESTS / "_ddp_job.py", _free_port()
+    if launcher == "torchrun":
+        proc = _job(
+            "-m", "torch.distributed.run", "--nproc_per_node", 2, "--master_addr", "127.0.0.1",
+            "--master_port", port, job, train, val, out,
+        )  # fmt: skip
+    else:  # what a notebook cell runs: the training function, forked twice
+        proc = _job(job, "--notebook-launcher", port, train, val, out)
     _finish(proc, timeout=300)
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world_size"] for r in ranks] == [2, 2]
