@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.models import mobilenet_v3_large, resnet18
 from torchvision.transforms.v2 import functional as TF
 
-from actionkit.models import tsn
+from actionkit.models import create_model, tsn
 from actionkit.models.base import VideoClassifier
 from actionkit.models.weights import WeightsError, WeightsRecord
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD
@@ -349,8 +349,20 @@ def test_full_model_weights_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), source(x))
     assert loaded.classes is None
-    with pytest.raises(WeightsError, match="shape"):
-        tsn.tsm_efficientnet_lite0(num_classes=6, num_segments=3, weights=str(path))
+    same = create_model("tsm_efficientnet_lite0", num_segments=3, weights=path).eval()
+    assert same.num_classes == 5  # no num_classes: the checkpoint's head
+    with torch.no_grad():
+        torch.testing.assert_close(same(x), source(x))
+    # Another number of classes keeps the checkpoint's backbone under a new head.
+    other = tsn.tsm_efficientnet_lite0(num_classes=6, num_segments=3, weights=str(path)).eval()
+    assert other.num_classes == 6 and not other.fc.bias.any()
+    assert 0 < other.fc.weight.std() < 0.01  # TSN's N(0, 0.001) init
+    with torch.no_grad():
+        torch.testing.assert_close(other.forward_features(x), source.forward_features(x))
+    headless = {k: v for k, v in source.state_dict().items() if not k.startswith("fc.")}
+    torch.save(headless, tmp_path / "headless.pth")
+    with pytest.raises(WeightsError, match=r"headless\.pth has no 'fc.weight'"):
+        tsn.tsm_efficientnet_lite0(num_segments=3, weights=str(tmp_path / "headless.pth"))
 
 
 def test_weights_skip_the_imagenet_download(tmp_path):

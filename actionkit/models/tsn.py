@@ -38,7 +38,7 @@ from torchvision.models.mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet
 
 from actionkit.models import efficientnet_lite as effnet
 from actionkit.models.base import VideoClassifier
-from actionkit.models.weights import WeightsRecord, load_into, load_state_dict
+from actionkit.models.weights import WeightsError, WeightsRecord, load_into, load_state_dict
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 
 __all__ = [
@@ -440,7 +440,7 @@ def _build(
     backbone: str,
     temporal_shift: bool,
     *,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
     pretrained: bool = True,
     weights: str | None = None,
     num_segments: int = 8,
@@ -448,28 +448,39 @@ def _build(
     dropout: float = 0.5,
     partial_bn: bool = False,
 ) -> VideoClassifier:
+    state = load_state_dict(weights) if weights is not None else None
+    outputs = num_classes if num_classes is not None else 1000
+    if state is not None:  # built with the checkpoint's head, loaded strictly, then re-headed
+        name = ("tsm_" if temporal_shift else "tsn_") + backbone
+        if "fc.weight" not in state:
+            raise WeightsError(f"{weights} has no 'fc.weight': it is not a {name} checkpoint")
+        outputs = int(state["fc.weight"].shape[0])
     model = TSN(
         backbone,
-        num_classes=num_classes,
-        pretrained=pretrained and weights is None,
+        num_classes=outputs,
+        pretrained=pretrained and state is None,
         num_segments=num_segments,
         consensus=consensus,
         dropout=dropout,
         partial_bn=partial_bn,
         temporal_shift=temporal_shift,
     )
-    if weights is not None:
-        load_into(model, load_state_dict(weights), source=str(weights))
+    if state is not None:
+        load_into(model, state, source=str(weights))
+        if num_classes is not None and num_classes != outputs:
+            model.reset_classifier(num_classes)
     return model
 
 
 _DOC = """{kind} on {backbone}: ``(B, K, 3, 224, 224)`` → ``(B, num_classes)``.
 
 Args:
-    num_classes: Classifier outputs; 1000 with ``pretrained`` keeps the ImageNet classifier.
+    num_classes: Classifier outputs. ``None``: 1000 (the ImageNet classifier with
+        ``pretrained``), or the head of ``weights``; another number puts a new head on.
     pretrained: Load ImageNet weights into the backbone ({source}).
     weights: Path or URL of a full state_dict of this model (e.g. a fine-tuned checkpoint);
-        when given, no ImageNet weights are loaded.
+        when given, no ImageNet weights are loaded, and a ``num_classes`` other than the
+        checkpoint's keeps its backbone and replaces its head.
     num_segments: K, segments (frames) per video.
     consensus: ``"avg"`` or ``"max"`` over the K segments.
     dropout: Dropout before the classifier (TSN used 0.8).
@@ -482,7 +493,7 @@ def _make_builder(backbone: str, temporal_shift: bool) -> Callable[..., VideoCla
 
     def builder(
         *,
-        num_classes: int = 1000,
+        num_classes: int | None = None,
         pretrained: bool = True,
         weights: str | None = None,
         num_segments: int = 8,
