@@ -6,14 +6,12 @@ import argparse
 from pathlib import Path
 
 from actionkit.cli import UsageError, add_command, int_at_least, positive_float, progress
+from actionkit.train_config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 
 _DATA_HELP = "a dataset folder (DATA/<class>/<videos>) or a list file of `path label` lines"
 
 
 def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    from actionkit.train_config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
-
-    d = TrainConfig()
     p = add_command(
         sub, common, "train", _run_train,
         help="fine-tune a pretrained model on your clips and evaluate it",
@@ -41,27 +39,7 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         metavar="F",
         help="share of each class held out when --val is not given (default 0.2)",
     )
-    p.add_argument("--epochs", type=int_at_least(1), default=d.epochs, metavar="N")
-    p.add_argument("--lr", type=positive_float, default=d.lr, help=f"peak learning rate ({d.lr})")
-    p.add_argument("--batch-size", type=int_at_least(1), default=d.batch_size, metavar="N")
-    p.add_argument(
-        "--accumulate",
-        type=int_at_least(1),
-        default=d.accumulate,
-        metavar="N",
-        help="batches per optimizer step",
-    )
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
-    p.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
-    p.add_argument(
-        "--freeze-epochs",
-        type=int_at_least(0),
-        default=0,
-        metavar="N",
-        help="train only the classifier for the first N epochs",
-    )
-    p.add_argument("--mixed-precision", choices=PRECISIONS, default=d.mixed_precision)
-    p.add_argument("--workers", type=int_at_least(0), default=d.workers, metavar="N")
+    _add_train_settings(p)
     p.add_argument(
         "--eval-clips",
         type=int_at_least(1),
@@ -88,12 +66,54 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="input crop side; default: the model's (112 or 224)",
     )
     p.add_argument("--scratch", action="store_true", help="random weights instead of pretrained")
+    p.add_argument(
+        "--weights",
+        metavar="PATH_OR_URL",
+        help="start from this checkpoint of --model's architecture instead of the published "
+        "weights (e.g. a file downloaded by hand, or an earlier run's model.pt)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the run saved in RUN_DIR")
-    p.add_argument("--seed", type=int, default=0)  # fmt: skip
+
+
+#: The TrainConfig fields `train` sets, as option keywords (the default is TrainConfig's).
+_SETTINGS: dict[str, dict] = {
+    "epochs": {"type": int_at_least(1), "metavar": "N", "help": "passes over the training set"},
+    "lr": {"type": positive_float, "help": "peak learning rate of the new head"},
+    "backbone_lr_mult": {"type": float, "metavar": "M", "help": "backbone trains at lr × M"},
+    "optimizer": {"choices": OPTIMIZERS},
+    "momentum": {"type": float, "metavar": "F", "help": "SGD momentum"},
+    "weight_decay": {"type": float, "metavar": "WD", "help": "not on biases and norms"},
+    "schedule": {"choices": SCHEDULES},
+    "warmup": {"type": float, "metavar": "F", "help": "share of the steps spent warming up"},
+    "batch_size": {"type": int_at_least(1), "metavar": "N", "help": "clips per batch per device"},
+    "accumulate": {"type": int_at_least(1), "metavar": "N", "help": "batches per optimizer step"},
+    "label_smoothing": {"type": float, "metavar": "F", "help": "cross-entropy label smoothing"},
+    "clip_grad_norm": {"type": positive_float, "metavar": "NORM", "help": "clip gradients"},
+    "freeze_epochs": {"type": int_at_least(0), "metavar": "N", "help": "train only the head first"},
+    "mixed_precision": {"choices": PRECISIONS, "help": "auto: bf16/fp16 on a GPU, fp32 on CPU"},
+    "channels_last": {"action": "store_true", "help": "channels-last memory format"},
+    "workers": {"type": int_at_least(0), "metavar": "N", "help": "DataLoader worker processes"},
+    "val_every": {"type": int_at_least(1), "metavar": "N", "help": "validate every N epochs"},
+    "early_stopping": {"type": int_at_least(1), "metavar": "N",
+                       "help": "stop after N validations without improvement"},
+    "seed": {"type": int, "help": "new head, data order and augmentation"},
+    "cpu": {"action": "store_true", "help": "train on the CPU even when there is a GPU"},
+}  # fmt: skip
+
+
+def _add_train_settings(parser: argparse.ArgumentParser) -> None:
+    """One option per entry of ``_SETTINGS``, its default from :class:`TrainConfig`."""
+    defaults = TrainConfig()
+    for name, options in _SETTINGS.items():
+        default = getattr(defaults, name)
+        options = dict(options)
+        if options.get("action") != "store_true":
+            shown = "off" if default is None else default
+            options["help"] = f"{options.get('help', '')} (default {shown})".lstrip()
+        parser.add_argument("--" + name.replace("_", "-"), default=default, **options)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from actionkit.train_config import TrainConfig
     from actionkit.workflow import build_model, load_dataset, train_and_evaluate
 
     _need(args.data, "DATA")
@@ -101,14 +121,10 @@ def _run_train(args: argparse.Namespace) -> int:
         _need(args.val, "--val")
     classes = load_dataset(args.data, train=False).classes
     model = build_model(
-        args.model, len(classes), pretrained=not args.scratch, frames=args.frames,
-        crop_size=args.crop_size, seed=args.seed,
+        args.model, len(classes), pretrained=not args.scratch, weights=args.weights,
+        frames=args.frames, crop_size=args.crop_size, seed=args.seed,
     )  # fmt: skip
-    config = TrainConfig(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, accumulate=args.accumulate,
-        optimizer=args.optimizer, schedule=args.schedule, freeze_epochs=args.freeze_epochs,
-        mixed_precision=args.mixed_precision, workers=args.workers, seed=args.seed,
-    )  # fmt: skip
+    config = TrainConfig(**{name: getattr(args, name) for name in _SETTINGS})
     result = train_and_evaluate(
         model, args.data, args.out, val=args.val, val_fraction=args.val_fraction,
         config=config, eval_clips=args.eval_clips, flip=args.flip, resume=args.resume,

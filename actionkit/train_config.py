@@ -81,6 +81,15 @@ class TrainConfig:
             )
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing={self.label_smoothing!r} must be in [0, 1)")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum={self.momentum!r} must be in [0, 1)")
+        for name in ("backbone_lr_mult", "weight_decay"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be >= 0")
+        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
+            raise ValueError(f"clip_grad_norm={self.clip_grad_norm!r} must be positive or None")
+        if self.early_stopping is not None and self.early_stopping < 1:
+            raise ValueError(f"early_stopping={self.early_stopping!r} must be at least 1 or None")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

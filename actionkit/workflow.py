@@ -44,6 +44,7 @@ def build_model(
     num_classes: int,
     *,
     pretrained: bool = True,
+    weights: str | os.PathLike | None = None,
     frames: int | None = None,
     crop_size: int | None = None,
     seed: int | None = 0,
@@ -54,6 +55,8 @@ def build_model(
         name: A name from :func:`~actionkit.models.list_models`.
         num_classes: Classes of the new head.
         pretrained: Start from the published weights.
+        weights: A checkpoint of this architecture (path or URL) to start from instead; its
+            head is replaced when its classes differ.
         frames: Frames per clip (3D models) or segments (TSN/TSM); default: the model's own.
         crop_size: Side of the square crop; frames are resized to ``crop_size * 8 / 7`` first.
         seed: Seeds the new head's initial weights (``None``: not seeded).
@@ -66,7 +69,9 @@ def build_model(
         torch.manual_seed(seed)
     segments = name.startswith(("tsn_", "tsm_"))
     extra = {"num_segments": frames} if frames and segments else {}
-    model = create_model(name, num_classes=num_classes, pretrained=pretrained, **extra)
+    model = create_model(
+        name, num_classes=num_classes, pretrained=pretrained, weights=weights, **extra
+    )
     spec = model.input_spec
     if frames and not segments:
         spec = spec.replace(clip_len=frames)

@@ -6,12 +6,13 @@ import csv
 import json
 
 import pytest
+import torch
 from PIL import Image
 
 from actionkit import cli
 from actionkit.metrics import EvalReport
 from actionkit.models import list_models, load_model
-from tests._tiny import make_bright_dark
+from tests._tiny import make_bright_dark, tiny_model
 from tests.test_cli import actionkit_cmd, one_error_line
 
 # Every test using the `trained` run goes to one xdist worker, so that it trains once.
@@ -64,6 +65,48 @@ def test_train_resume_of_a_finished_run_keeps_it(trained):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert (run / "history.csv").read_text() == before
+
+
+@pytest.mark.slow
+def test_train_from_an_earlier_model_with_every_setting_from_the_command_line(trained, tmp_path):
+    earlier = trained["run"] / "model.pt"
+    settings = {
+        "epochs": 1, "lr": 1e-12, "backbone_lr_mult": 0.5, "optimizer": "adamw",
+        "momentum": 0.8, "weight_decay": 0.0, "schedule": "constant", "warmup": 0.0,
+        "batch_size": 3, "accumulate": 2, "label_smoothing": 0.1, "clip_grad_norm": 1.0,
+        "freeze_epochs": 1, "mixed_precision": "no", "channels_last": True, "workers": 0,
+        "val_every": 1, "early_stopping": 3, "seed": 7, "cpu": True,
+    }  # fmt: skip
+    flags = []
+    for name, value in settings.items():
+        flag = "--" + name.replace("_", "-")
+        flags += [flag] if value is True else [flag, value]
+    run = tmp_path / "again"
+    result = actionkit_cmd(
+        "train", trained["data"], *TINY, *flags, "--weights", earlier, "--eval-clips", 1,
+        "--out", run,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    model, extra = load_model(run / "model.pt", return_extra=True)
+    assert extra["config"] == settings  # every option reached the training settings
+
+    # The frozen epoch at lr 1e-12 kept the earlier run's backbone (BatchNorm statistics too),
+    # which is not ImageNet's: the weights came from --weights.
+    def backbone(m) -> dict:
+        return {k: v for k, v in m.state_dict().items() if not k.startswith("fc.")}
+
+    mine, earlier_backbone = backbone(model), backbone(load_model(earlier))
+    assert all(torch.equal(mine[k], earlier_backbone[k]) for k in earlier_backbone)
+    imagenet = backbone(tiny_model())
+    assert any(not torch.equal(mine[k], imagenet[k]) for k in imagenet)
+
+
+def test_train_names_missing_weights(tmp_path, capsys):
+    data = make_bright_dark(tmp_path / "clips", per_class=2)
+    missing = tmp_path / "nowhere.pth"
+    args = ["train", str(data), *map(str, TINY), "--weights", str(missing), "--out", str(tmp_path)]
+    assert cli.main(args) == 1
+    assert str(missing) in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.slow
