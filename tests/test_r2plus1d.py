@@ -11,7 +11,6 @@ from torch import nn
 from torchvision.models.video import R2Plus1D_18_Weights
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dStem, VideoResNet
 
-from actionkit.models import r2plus1d as r21d
 from actionkit.models.r2plus1d import (
     IG65M_RECORDS,
     R2PLUS1D_18_RECORD,
@@ -22,7 +21,13 @@ from actionkit.models.r2plus1d import (
     r2plus1d_34_8_kinetics,
     r2plus1d_34_32_ig65m,
 )
-from actionkit.models.weights import WeightsError, WeightsRecord, cache_dir, kinetics400_classes
+from actionkit.models.weights import (
+    WeightsError,
+    WeightsRecord,
+    cache_dir,
+    kinetics400_classes,
+    load_into,
+)
 from actionkit.spec import KINETICS_MEAN, KINETICS_STD
 
 
@@ -143,7 +148,7 @@ def test_torchvision_layout_does_not_load(model34):
     """torchvision's own R(2+1)D-34 reuses conv1's mid-planes; its state_dict must not fit."""
     plain = VideoResNet(BasicBlock, [Conv2Plus1D] * 4, [3, 4, 6, 3], R2Plus1dStem, num_classes=487)
     with pytest.raises(WeightsError, match=r"layer2\.0\.conv2\.0\.0\.weight"):
-        r21d.load_into(model34, plain.state_dict(), source="plain.pth")
+        load_into(model34, plain.state_dict(), source="plain.pth")
 
 
 def test_stages_and_freezing(model34):

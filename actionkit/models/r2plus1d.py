@@ -28,10 +28,9 @@ from torchvision.models.video.resnet import (
 
 from actionkit.models.base import VideoClassifier
 from actionkit.models.weights import (
-    WeightsError,
     WeightsRecord,
+    build_with_its_head,
     kinetics400_classes,
-    load_into,
     load_state_dict,
 )
 from actionkit.spec import KINETICS_MEAN, KINETICS_STD, InputSpec
@@ -138,11 +137,8 @@ def build_video_model(
     else:
         if adapt is not None:
             state = adapt(state)
-        if head_key not in state:
-            raise WeightsError(f"{source} has no {head_key!r}: it is not a {arch} checkpoint")
-        ckpt_classes = int(state[head_key].shape[0])
-        model = make(ckpt_classes)
-        load_into(model, state, source=source)
+        model = build_with_its_head(make, state, head_key=head_key, arch=arch, source=source)
+        ckpt_classes = model.num_classes
         model.classes = (
             list(source_classes)
             if source_classes is not None and len(source_classes) == ckpt_classes

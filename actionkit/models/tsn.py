@@ -38,7 +38,12 @@ from torchvision.models.mobilenetv3 import MobileNet_V3_Large_Weights, mobilenet
 
 from actionkit.models import efficientnet_lite as effnet
 from actionkit.models.base import VideoClassifier
-from actionkit.models.weights import WeightsError, WeightsRecord, load_into, load_state_dict
+from actionkit.models.weights import (
+    WeightsRecord,
+    build_with_its_head,
+    load_into,
+    load_state_dict,
+)
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 
 __all__ = [
@@ -448,27 +453,25 @@ def _build(
     dropout: float = 0.5,
     partial_bn: bool = False,
 ) -> VideoClassifier:
-    state = load_state_dict(weights) if weights is not None else None
-    outputs = num_classes if num_classes is not None else 1000
-    if state is not None:  # built with the checkpoint's head, loaded strictly, then re-headed
-        name = ("tsm_" if temporal_shift else "tsn_") + backbone
-        if "fc.weight" not in state:
-            raise WeightsError(f"{weights} has no 'fc.weight': it is not a {name} checkpoint")
-        outputs = int(state["fc.weight"].shape[0])
-    model = TSN(
-        backbone,
-        num_classes=outputs,
-        pretrained=pretrained and state is None,
-        num_segments=num_segments,
-        consensus=consensus,
-        dropout=dropout,
-        partial_bn=partial_bn,
-        temporal_shift=temporal_shift,
-    )
-    if state is not None:
-        load_into(model, state, source=str(weights))
-        if num_classes is not None and num_classes != outputs:
-            model.reset_classifier(num_classes)
+    def make(outputs: int) -> TSN:
+        return TSN(
+            backbone,
+            num_classes=outputs,
+            pretrained=pretrained and weights is None,
+            num_segments=num_segments,
+            consensus=consensus,
+            dropout=dropout,
+            partial_bn=partial_bn,
+            temporal_shift=temporal_shift,
+        )
+
+    if weights is None:
+        return make(num_classes if num_classes is not None else 1000)
+    arch = ("tsm_" if temporal_shift else "tsn_") + backbone
+    state = load_state_dict(weights)
+    model = build_with_its_head(make, state, head_key="fc.weight", arch=arch, source=str(weights))
+    if num_classes is not None and num_classes != model.num_classes:
+        model.reset_classifier(num_classes)
     return model
 
 

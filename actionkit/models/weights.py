@@ -10,7 +10,7 @@ unwraps the usual containers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -180,6 +180,26 @@ def load_into(
         name = getattr(model, "arch", "") or type(model).__name__
         raise WeightsError(f"{source} does not fit {name}: " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)
+
+
+def build_with_its_head(
+    make: Callable[[int], nn.Module],
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    head_key: str,
+    arch: str,
+    source: str = "the checkpoint",
+) -> nn.Module:
+    """``make(outputs)`` with as many outputs as the checkpoint's head, loaded strictly.
+
+    Raises:
+        WeightsError: the checkpoint has no ``head_key`` or does not fit (see :func:`load_into`).
+    """
+    if head_key not in state_dict:
+        raise WeightsError(f"{source} has no {head_key!r}: it is not a {arch} checkpoint")
+    model = make(int(state_dict[head_key].shape[0]))
+    load_into(model, state_dict, source=source)
+    return model
 
 
 # -- class names ---------------------------------------------------------------------------------
