@@ -22,17 +22,8 @@ from actionkit.models import VideoClassifier, create_model
 from actionkit.spec import InputSpec
 from actionkit.timeline import Timeline, predict_timeline
 from actionkit.video import VideoReadError, probe, read_frames
+from tests._shared import SHARED
 
-
-def _shared_videos() -> Path | None:
-    here = Path(__file__).resolve().parents
-    for root in (here[2] / "shared", here[1] / "shared", Path("/work/shared")):
-        if (root / "data" / "videos").is_dir():
-            return root / "data" / "videos"
-    return None
-
-
-SHARED = _shared_videos()
 REAL_FILE = "h264_340x256_32frames.mp4"  # 32 frames, 340×256, 30 fps
 
 

@@ -27,19 +27,11 @@ from actionkit.video import (
     probe,
     read_frames,
 )
+from tests._shared import SHARED
 
 BACKENDS = available_backends()
 
 
-def _shared_videos() -> Path | None:
-    here = Path(__file__).resolve().parents
-    for root in (here[2] / "shared", here[1] / "shared", Path("/work/shared")):
-        if (root / "data" / "videos").is_dir():
-            return root / "data" / "videos"
-    return None
-
-
-SHARED = _shared_videos()
 REAL_FILES = ["h264_340x256_30fps.mp4", "mpeg4_320x240_25fps.avi", "h264_340x256_32frames.mp4"]
 
 
