@@ -55,9 +55,14 @@ class InputSpec:
             raise ValueError(f"mean={self.mean!r} and std={self.std!r} need 3 values (RGB)")
 
     @property
+    def uses_segments(self) -> bool:
+        """Whether a sample is TSN segments (``KCHW``) rather than one clip (``CTHW``)."""
+        return self.layout == "KCHW"
+
+    @property
     def frames_per_sample(self) -> int:
         """Frames decoded for one sample: ``clip_len`` or ``num_segments * clip_len``."""
-        return self.clip_len * (self.num_segments if self.layout == "KCHW" else 1)
+        return self.clip_len * (self.num_segments if self.uses_segments else 1)
 
     def replace(self, **changes: Any) -> InputSpec:
         """A copy with some fields changed (validated again)."""

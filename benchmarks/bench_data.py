@@ -22,12 +22,11 @@ import numpy as np
 import torch
 
 from actionkit.data import VideoDataset
-from actionkit.encode import write_video
-from actionkit.prepare import prepare_dataset
-from actionkit.sampling import random_clip, segment_frames
+from actionkit.data.prepare import prepare_dataset
+from actionkit.data.presets import train_transform
+from actionkit.data.sampling import random_clip, segment_frames
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
-from actionkit.transforms import train_transform
-from actionkit.video import available_backends
+from actionkit.video import available_backends, write_video
 
 HERE = Path(__file__).resolve().parent
 REAL = HERE.parent.parent / "shared" / "data" / "videos" / "h264_340x256_30fps.mp4"

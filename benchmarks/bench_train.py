@@ -38,7 +38,7 @@ def _one(args: argparse.Namespace) -> dict:
     import torch
 
     from actionkit.data import VideoDataset
-    from actionkit.workflow import build_model
+    from actionkit.train.workflow import build_model
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -12,7 +12,7 @@ import torch
 from _tiny import tiny_model, weights_digest
 
 from actionkit.data import VideoDataset
-from actionkit.learner import Learner
+from actionkit.train.learner import Learner
 
 
 def run(data: str, val_data: str, out: str) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionkit.encode import write_video
 from actionkit.models import create_model
+from actionkit.video import write_video
 
 CLASSES = ("bright", "dark")
 

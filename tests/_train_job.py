@@ -9,7 +9,7 @@ import torch
 from _tiny import tiny_model
 
 from actionkit.data import VideoDataset
-from actionkit.learner import Learner
+from actionkit.train.learner import Learner
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

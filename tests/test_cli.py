@@ -13,8 +13,8 @@ import pytest
 
 import actionkit
 from actionkit import cli
-from actionkit.encode import write_video
-from actionkit.prepare import TEMP_SUFFIX
+from actionkit.data.prepare import TEMP_SUFFIX
+from actionkit.video import write_video
 
 SCRIPT = Path(sys.executable).parent / "actionkit"
 # The installed console script (`pip install -e .`); `python -m actionkit.cli` where it is missing.
@@ -166,12 +166,12 @@ def test_top_level_help_lists_the_commands(capsys):
 
 
 def test_unexpected_error_is_named_and_exits_1(monkeypatch, dataset, tmp_path, capsys):
-    import actionkit.prepare
+    import actionkit.data.prepare
 
     def broken(*args, **kwargs):
         raise RuntimeError("something\ninside broke")
 
-    monkeypatch.setattr(actionkit.prepare, "prepare_dataset", broken)
+    monkeypatch.setattr(actionkit.data.prepare, "prepare_dataset", broken)
     assert cli.main(["prepare", str(dataset), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert one_error_line(err) == (
@@ -183,12 +183,12 @@ def test_unexpected_error_is_named_and_exits_1(monkeypatch, dataset, tmp_path, c
 
 
 def test_interrupt_exits_130(monkeypatch, dataset, tmp_path, capsys):
-    import actionkit.prepare
+    import actionkit.data.prepare
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(actionkit.prepare, "prepare_dataset", interrupted)
+    monkeypatch.setattr(actionkit.data.prepare, "prepare_dataset", interrupted)
     assert cli.main(["prepare", str(dataset), str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err == "actionkit: interrupted\n"
 

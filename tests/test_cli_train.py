@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from actionkit import cli
-from actionkit.metrics import EvalReport
+from actionkit.evaluation.metrics import EvalReport
 from actionkit.models import list_models, load_model
 from tests._tiny import make_bright_dark, tiny_model
 from tests.test_cli import actionkit_cmd, one_error_line
@@ -18,7 +18,7 @@ from tests.test_cli import actionkit_cmd, one_error_line
 # Every test using the `trained` run goes to one xdist worker, so that it trains once.
 pytestmark = pytest.mark.xdist_group("cli_train")
 
-TINY = ("--model", "tsm_efficientnet_lite0", "--frames", 4, "--crop-size", 32, "--workers", 0)
+TINY = ("--model", "tsm_efficientnet_lite0", "--segments", 4, "--crop-size", 32, "--workers", 0)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from actionkit.data import VideoDataset
-from actionkit.datalists import Sample, read_list_file, stratified_split
-from actionkit.encode import write_video
+from actionkit.data.sources import Sample, read_list_file, stratified_split
 from actionkit.spec import InputSpec
-from actionkit.video import VideoReadError
+from actionkit.video import VideoReadError, write_video
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 SPEC = InputSpec(clip_len=4, frame_step=2, crop_size=32, resize=40, mean=(0, 0, 0), std=(1, 1, 1))

@@ -9,13 +9,13 @@ import torch
 from torchvision.models import video as tv
 
 from actionkit.models import (
-    MODELS,
     WeightsError,
     create_model,
     list_models,
     load_model,
     save_model,
 )
+from actionkit.models._registry import _MODELS as MODELS
 from actionkit.models.io import read_model_file
 from actionkit.models.r2plus1d import R2PLUS1D_18_RECORD
 from actionkit.models.torchvision_video import (
@@ -23,7 +23,8 @@ from actionkit.models.torchvision_video import (
     MViTClassifier,
     S3DClassifier,
 )
-from actionkit.models.weights import WeightsRecord, cache_dir, kinetics400_classes
+from actionkit.models.weights import WeightsRecord, cache_dir
+from actionkit.resources import kinetics400_classes
 from actionkit.spec import InputSpec
 
 TORCHVISION_WEIGHTS = {

@@ -13,15 +13,13 @@ import pytest
 import torch
 from torch import nn
 
-from actionkit import sampling, transforms
-from actionkit.data import VideoDataset
-from actionkit.datalists import Sample
-from actionkit.encode import write_video
+from actionkit.data import VideoDataset, presets, sampling
+from actionkit.data.sources import Sample
 from actionkit.inference import Prediction, predict
+from actionkit.inference.timeline import Timeline, predict_timeline
 from actionkit.models import VideoClassifier, create_model
 from actionkit.spec import InputSpec
-from actionkit.timeline import Timeline, predict_timeline
-from actionkit.video import VideoReadError, probe, read_frames
+from actionkit.video import VideoReadError, probe, read_frames, write_video
 from tests._shared import SHARED
 
 REAL_FILE = "h264_340x256_32frames.mp4"  # 32 frames, 340×256, 30 fps
@@ -152,7 +150,7 @@ def test_predict_matches_a_manual_3d_computation(r2p1d, video):
     spec = r2p1d.input_spec
     indices = sampling.uniform_clips(30, spec.clip_len, spec.frame_step, num_clips=4).indices
     frames = read_frames(video, indices.ravel())
-    tf = transforms.eval_transform(spec)
+    tf = presets.eval_transform(spec)
     clips = torch.stack([tf(frames[i * spec.clip_len : (i + 1) * spec.clip_len]) for i in range(4)])
     r2p1d.eval()
     with torch.no_grad():
@@ -174,22 +172,22 @@ def test_path_and_frames_give_the_same_prediction(model, video):
 def test_top_k_is_ordered_clipped_and_named(r2p1d, video):
     pred = predict(r2p1d, video, top_k=10, num_clips=2)
     order = np.argsort(-pred.probs)
-    assert pred.labels == [f"class_{i}" for i in order]  # no class names: class_<i>
+    assert pred.classes == [f"class_{i}" for i in order]  # no class names: class_<i>
     assert pred.scores == pytest.approx(pred.probs[order].tolist())
     assert pred.scores == sorted(pred.scores, reverse=True)
     one = predict(r2p1d, video, top_k=1, num_clips=2)
-    assert one.labels == pred.labels[:1]
+    assert one.classes == pred.classes[:1]
     text = str(pred)
-    assert text.startswith(f"{video}: {pred.labels[0]} ")
+    assert text.startswith(f"{video}: {pred.classes[0]} ")
     assert text.count(",") == 2
 
 
 def test_class_names_come_from_the_model():
     model = BrightnessModel()
     dark, bright = levels([30], 8), levels([220], 8)
-    assert predict(model, dark, top_k=1).labels == ["dark"]
+    assert predict(model, dark, top_k=1).classes == ["dark"]
     pred = predict(model, bright)
-    assert pred.labels == ["bright", "dark"]
+    assert pred.classes == ["bright", "dark"]
     assert pred.scores[0] > 0.99
 
 
@@ -358,7 +356,7 @@ def test_timeline_rejects_bad_window_and_stride(video, bad):
 def test_real_video_predict_and_timeline(tsm):
     path = SHARED / REAL_FILE
     pred = predict(tsm, path, num_clips=2, top_k=2)  # decoded at short side 40 from 340×256
-    assert isinstance(pred, Prediction) and len(pred.labels) == 2
+    assert isinstance(pred, Prediction) and len(pred.classes) == 2
     np.testing.assert_allclose(pred.probs, evaluation_probs(tsm, path, 2), atol=1e-5)
     timeline = predict_timeline(tsm, path, window=0.5, stride=0.25, progress=False)
     assert isinstance(timeline, Timeline)

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from actionkit.checkpoint import load_checkpoint
 from actionkit.data import VideoDataset
-from actionkit.learner import HISTORY_FIELDS, Learner
 from actionkit.models import load_model
-from actionkit.train_config import TrainConfig
+from actionkit.train.checkpoint import load_checkpoint
+from actionkit.train.config import TrainConfig
+from actionkit.train.learner import HISTORY_FIELDS, Learner
 from tests._tiny import make_bright_dark, tiny_model, weights_digest
 
 TESTS = Path(__file__).parent

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from actionkit.metrics import EvalReport, compute_report, topk_accuracy
+from actionkit.evaluation.metrics import EvalReport, compute_report, topk_accuracy
 
 CLASSES = ["jump", "run", "walk", "wave", "clap", "sit", "kick"]
 

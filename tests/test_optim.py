@@ -8,8 +8,8 @@ from itertools import pairwise
 import pytest
 import torch
 
-from actionkit.optim import make_optimizer, make_scheduler
-from actionkit.train_config import TrainConfig
+from actionkit.train.config import TrainConfig
+from actionkit.train.optim import make_optimizer, make_scheduler
 from tests._tiny import tiny_model
 
 

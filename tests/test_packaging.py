@@ -40,4 +40,4 @@ def test_class_lists_ship_as_package_data():
     assert len(ucf101_classes()) == 101
     shared = ROOT.parent / "shared" / "data" / "kinetics400_classes.txt"
     if shared.exists():
-        assert kinetics400_classes() == shared.read_text().split("\n")[:400]
+        assert list(kinetics400_classes()) == shared.read_text().split("\n")[:400]

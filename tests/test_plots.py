@@ -8,16 +8,16 @@ import pytest
 
 from actionkit.data import VideoDataset
 from actionkit.datasets.sample import make_sample_dataset
-from actionkit.metrics import compute_report
-from actionkit.plots import (
-    HISTORY_COLUMNS,
+from actionkit.evaluation.metrics import compute_report
+from actionkit.spec import InputSpec
+from actionkit.ui.plots import (
+    HISTORY_FIELDS,
     clip_frames,
     plot_confusion_matrix,
     plot_history,
     plot_misclassified,
     save_figure,
 )
-from actionkit.spec import InputSpec
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -115,10 +115,10 @@ def history_rows(validation: bool = True, lr: bool = True) -> list[dict]:
 def write_history_csv(path, rows) -> None:
     """As the learner writes it, with more columns than the plot uses (one not a number)."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=(*HISTORY_COLUMNS, "seconds", "note"))
+        writer = csv.DictWriter(f, fieldnames=(*HISTORY_FIELDS, "note"))
         writer.writeheader()
         for row in rows:
-            cells = {k: "" if row.get(k) is None else repr(row[k]) for k in HISTORY_COLUMNS}
+            cells = {k: "" if row.get(k) is None else repr(row[k]) for k in HISTORY_FIELDS}
             writer.writerow(cells | {"seconds": "1.5", "note": "warm-up"})
 
 

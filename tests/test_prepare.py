@@ -14,17 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from actionkit.encode import write_video
-from actionkit.prepare import (
-    MANIFEST_NAME,
-    TEMP_SUFFIX,
-    _Job,
-    _Result,
-    _run,
-    output_size,
-    prepare_dataset,
-    transcode_video,
-)
+from actionkit.data.prepare import CRASHED, MANIFEST_NAME, TEMP_SUFFIX, prepare_dataset
+from actionkit.utils.pool import JobFailed, run_jobs
+from actionkit.video import write_video
+from actionkit.video.transcode import output_size, transcode_video
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
@@ -367,7 +360,7 @@ def test_killed_transcode_leaves_only_a_temp_file(tmp_path):
     write_video(src / "long.mp4", frames, 25, options={"preset": "ultrafast"})
     dst = tmp_path / "dst"
     code = (
-        "import sys; from actionkit.prepare import transcode_video; "
+        "import sys; from actionkit.video.transcode import transcode_video; "
         "transcode_video(sys.argv[1], sys.argv[2])"
     )
     proc = subprocess.Popen([sys.executable, "-c", code, src / "long.mp4", dst / "long.mp4"])
@@ -428,21 +421,22 @@ def test_same_output_name_is_a_failure_for_both(tmp_path):
     assert "c/clip.mp4" in report.failed[0][1] and "both would become" in report.failed[0][1]
 
 
-def _crash_on_boom(job: _Job) -> _Result:
-    if "boom" in job.rel:
+def _crash_on_boom(job: str) -> str:
+    if "boom" in job:
         os._exit(3)  # what a segfault in the decoder does to a worker
     time.sleep(0.05)
-    return _Result(job.rel, None, 1, 1)
+    return job.upper()
 
 
 @pytest.mark.slow
-def test_a_crashing_worker_fails_its_file_only(tmp_path):
-    jobs = [_Job(f"f{i}{'boom' if i == 3 else ''}", tmp_path, tmp_path, None, 1) for i in range(8)]
-    results: list[_Result] = []
-    _run(jobs, 2, results.append, work=_crash_on_boom)
-    assert sorted(r.rel for r in results) == sorted(j.rel for j in jobs)
-    failed = {r.rel: r.error for r in results if r.error}
+def test_a_crashing_worker_fails_its_file_only():
+    jobs = [f"f{i}{'boom' if i == 3 else ''}" for i in range(8)]
+    results: dict[str, object] = {}
+    run_jobs(_crash_on_boom, jobs, results.__setitem__, workers=2, crash_reason=CRASHED)
+    assert sorted(results) == sorted(jobs)
+    failed = {job: r.reason for job, r in results.items() if isinstance(r, JobFailed)}
     assert failed == {"f3boom": "the decoding process crashed on this file"}
+    assert all(results[job] == job.upper() for job in jobs if job not in failed)
 
 
 # -- arguments ---------------------------------------------------------------------------------

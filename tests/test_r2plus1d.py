@@ -14,20 +14,14 @@ from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dSte
 from actionkit.models.r2plus1d import (
     IG65M_RECORDS,
     R2PLUS1D_18_RECORD,
-    VideoResNetClassifier,
-    midplanes,
     r2plus1d_18,
     r2plus1d_34_8_ig65m,
     r2plus1d_34_8_kinetics,
     r2plus1d_34_32_ig65m,
 )
-from actionkit.models.weights import (
-    WeightsError,
-    WeightsRecord,
-    cache_dir,
-    kinetics400_classes,
-    load_into,
-)
+from actionkit.models.video_resnet import VideoResNetClassifier, midplanes
+from actionkit.models.weights import WeightsError, WeightsRecord, cache_dir, load_into
+from actionkit.resources import kinetics400_classes
 from actionkit.spec import KINETICS_MEAN, KINETICS_STD
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from actionkit.datasets.sample import (
     SAMPLE_CLASSES,
+    _video_rng,
     make_sample_dataset,
     render_sample_video,
 )
@@ -159,8 +160,6 @@ def test_files_decode_with_the_asked_frames_size_and_keyframes(default_set):
 
 
 def test_decoded_files_are_the_rendered_videos(default_set):
-    from actionkit.datasets.sample import _video_rng
-
     root, _ = default_set
     for cls in SAMPLE_CLASSES:
         expected = render_sample_video(cls, _video_rng(0, 5), 40, (160, 120))
@@ -224,7 +223,7 @@ def test_paired_classes_differ_only_in_time(default_set, forward, backward):
 
 def test_a_decoded_pair_has_the_same_bag_of_frames(tmp_path):
     """Encoded apart and decoded, a video and its time-reversed twin give the same frame stats."""
-    from actionkit.encode import write_video
+    from actionkit.video import write_video
 
     a = render_sample_video("moving_right", np.random.default_rng(11), 40, (160, 120))
     b = render_sample_video("moving_left", np.random.default_rng(11), 40, (160, 120))
@@ -242,12 +241,25 @@ def test_a_decoded_pair_has_the_same_bag_of_frames(tmp_path):
 
 
 def test_same_seed_same_videos_other_seed_other_videos(tmp_path):
+    # The frames a seed gives are identical to the bit. The files are not compared byte for
+    # byte, nor their decoded frames exactly: libx264 through PyAV was seen to encode identical
+    # frames to different bytes from run to run (moving_right here, even with one thread). So each
+    # file must decode to its rendered frames within the codec's loss (under 3.5 levels mean a
+    # frame here), far below what another seed changes (over 5 levels mean).
     a = make_sample_dataset(tmp_path / "a", **SMALL)
     b = make_sample_dataset(tmp_path / "b", **SMALL)
     c = make_sample_dataset(tmp_path / "c", seed=1, **SMALL)
     for cls in SAMPLE_CLASSES:
         name = f"{cls}/{cls}_001.mp4"
-        np.testing.assert_array_equal(decode(a / name), decode(b / name))
+        rendered = render_sample_video(cls, _video_rng(0, 1), 24, (160, 120))
+        np.testing.assert_array_equal(
+            rendered, render_sample_video(cls, _video_rng(0, 1), 24, (160, 120))
+        )
+        for root in (a, b):
+            loss = np.abs(decode(root / name).astype(int) - rendered.astype(int)).mean(
+                axis=(1, 2, 3)
+            )
+            assert loss.max() < 3.5, (root, name, loss.max())
         assert np.abs(decode(a / name).astype(int) - decode(c / name).astype(int)).mean() > 5
 
 

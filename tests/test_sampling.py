@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actionkit.sampling import (
+from actionkit.data.sampling import (
     SHORT_MODES,
     FrameSelection,
     clip_span,

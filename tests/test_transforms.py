@@ -10,8 +10,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
-from actionkit.transforms import (
+from actionkit.data.presets import eval_transform, train_transform
+from actionkit.data.transforms import (
     CROPS,
     Contiguous,
     MultiScaleCrop,
@@ -20,11 +20,10 @@ from actionkit.transforms import (
     ToLayout,
     ToVideo,
     denormalize,
-    eval_transform,
     normalize,
     to_video,
-    train_transform,
 )
+from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, InputSpec
 
 CTHW = InputSpec(layout="CTHW", clip_len=8, crop_size=112, resize=128)
 KCHW = InputSpec(

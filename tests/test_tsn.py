@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.models import mobilenet_v3_large, resnet18
 from torchvision.transforms.v2 import functional as TF
 
-from actionkit.models import create_model, tsn
+from actionkit.models import backbones_2d, create_model, layers, tsn
 from actionkit.models.base import VideoClassifier
 from actionkit.models.weights import WeightsError, WeightsRecord
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD
@@ -58,7 +58,7 @@ def test_temporal_shift_is_exact():
         for t in range(k):
             for ch in range(c):
                 x[i, t, ch] = 1000 * i + 100 * t + ch + 0.01 * torch.arange(h * w).view(h, w) + 1
-    shift = tsn.TemporalShift(num_segments=k)
+    shift = layers.TemporalShift(num_segments=k)
     y = shift(x.view(b * k, c, h, w)).view(b, k, c, h, w)
 
     for i in range(b):
@@ -81,12 +81,12 @@ def test_temporal_shift_is_exact():
 
 def test_temporal_shift_needs_whole_samples():
     with pytest.raises(ValueError, match="multiple of num_segments=3"):
-        tsn.TemporalShift(3)(torch.zeros(4, 8, 2, 2))
+        layers.TemporalShift(3)(torch.zeros(4, 8, 2, 2))
 
 
 def test_shift_conv_shares_the_convolution():
     conv = nn.Conv2d(16, 4, 3, padding=1, bias=False)
-    shifted = tsn.ShiftConv2d.from_conv(conv, num_segments=2)
+    shifted = layers.ShiftConv2d.from_conv(conv, num_segments=2)
     assert shifted.weight is conv.weight and shifted.bias is None
     assert list(shifted.state_dict()) == ["weight"]
     x = torch.randn(4, 16, 5, 5)
@@ -99,10 +99,12 @@ def test_shift_conv_shares_the_convolution():
 )
 def test_shifts_sit_in_every_residual_branch(backbone, expected):
     model = build(f"tsm_{backbone}", num_segments=5)
-    shifts = [m for m in model.modules() if isinstance(m, tsn.TemporalShift)]
+    shifts = [m for m in model.modules() if isinstance(m, layers.TemporalShift)]
     assert len(shifts) == expected
     assert all(s.num_segments == 5 and s.fold_div == 8 for s in shifts)
-    assert not [m for m in build(f"tsn_{backbone}").modules() if isinstance(m, tsn.TemporalShift)]
+    assert not [
+        m for m in build(f"tsn_{backbone}").modules() if isinstance(m, layers.TemporalShift)
+    ]
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -374,18 +376,18 @@ def test_weights_skip_the_imagenet_download(tmp_path):
 
 
 def test_imagenet_records_follow_torchvision():
-    assert tsn.IMAGENET_WEIGHTS["resnet18"].url.endswith("/resnet18-f37072fd.pth")
-    assert tsn.IMAGENET_WEIGHTS["resnet18"].sha256_prefix == "f37072fd"
-    assert tsn.IMAGENET_WEIGHTS["resnet50"].sha256_prefix == "0676ba61"
-    assert tsn.IMAGENET_WEIGHTS["mobilenet_v3_large"].sha256_prefix == "8738ca79"
-    assert tsn.imagenet_weights("efficientnet_lite0") is None
+    assert backbones_2d.IMAGENET_WEIGHTS["resnet18"].url.endswith("/resnet18-f37072fd.pth")
+    assert backbones_2d.IMAGENET_WEIGHTS["resnet18"].sha256_prefix == "f37072fd"
+    assert backbones_2d.IMAGENET_WEIGHTS["resnet50"].sha256_prefix == "0676ba61"
+    assert backbones_2d.IMAGENET_WEIGHTS["mobilenet_v3_large"].sha256_prefix == "8738ca79"
+    assert backbones_2d.imagenet_weights("efficientnet_lite0") is None
     with pytest.raises(ValueError):
-        tsn.imagenet_weights("vgg16")
+        backbones_2d.imagenet_weights("vgg16")
 
 
 @pytest.mark.parametrize("arch", ["tsn_resnet18", "tsm_resnet50", "tsn_mobilenet_v3_large"])
 def test_offline_torchvision_weights_raise_a_clear_error(arch):
-    name = tsn.IMAGENET_WEIGHTS[arch.split("_", 1)[1]].cache_name
+    name = backbones_2d.IMAGENET_WEIGHTS[arch.split("_", 1)[1]].cache_name
     with pytest.raises(WeightsError, match=name) as info:
         tsn.MODELS[arch](pretrained=True)
     assert "offline" in str(info.value)
@@ -405,7 +407,7 @@ def test_torchvision_imagenet_weights_land_in_the_backbone(tmp_path, monkeypatch
     torch.manual_seed(1)
     reference = resnet18()
     record = _fake_record(tmp_path, reference, "resnet18-test.pth")
-    monkeypatch.setitem(tsn.IMAGENET_WEIGHTS, "resnet18", record)
+    monkeypatch.setitem(backbones_2d.IMAGENET_WEIGHTS, "resnet18", record)
     model = tsn.tsm_resnet18(pretrained=True, num_classes=num_classes)
     assert record.cache_path.is_file()  # fetched through the weights cache
     assert torch.equal(model.backbone.stem.conv1.weight, reference.conv1.weight)
@@ -422,7 +424,9 @@ def test_mobilenet_imagenet_weights_fill_backbone_and_neck(tmp_path, monkeypatch
     torch.manual_seed(2)
     reference = mobilenet_v3_large().eval()
     monkeypatch.setitem(
-        tsn.IMAGENET_WEIGHTS, "mobilenet_v3_large", _fake_record(tmp_path, reference, "mb.pth")
+        backbones_2d.IMAGENET_WEIGHTS,
+        "mobilenet_v3_large",
+        _fake_record(tmp_path, reference, "mb.pth"),
     )
     model = tsn.tsn_mobilenet_v3_large(pretrained=True, num_segments=2).eval()
     x = clip(b=1, k=2, size=64)
@@ -436,7 +440,7 @@ def test_segment_features_match_the_imagenet_network_frame_by_frame(tmp_path, mo
     torch.manual_seed(3)
     reference = resnet18().eval()
     monkeypatch.setitem(
-        tsn.IMAGENET_WEIGHTS, "resnet18", _fake_record(tmp_path, reference, "r.pth")
+        backbones_2d.IMAGENET_WEIGHTS, "resnet18", _fake_record(tmp_path, reference, "r.pth")
     )
     model = tsn.tsn_resnet18(pretrained=True, num_segments=3).eval()
     x = clip(b=2, k=3, size=64)

@@ -16,8 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from actionkit import _video_torchcodec, video
-from actionkit.encode import write_video
+from actionkit import video
 from actionkit.video import (
     VIDEO_EXTENSIONS,
     VideoInfo,
@@ -26,7 +25,9 @@ from actionkit.video import (
     open_video,
     probe,
     read_frames,
+    write_video,
 )
+from actionkit.video import _torchcodec as _video_torchcodec
 from tests._shared import SHARED
 
 BACKENDS = available_backends()

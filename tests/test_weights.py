@@ -16,17 +16,17 @@ import pytest
 import torch
 from torch import nn
 
-from actionkit.models import fetch
 from actionkit.models.weights import (
     WeightsError,
     WeightsRecord,
     cache_dir,
     copy_to_cache,
     download,
-    kinetics400_classes,
     load_into,
     load_state_dict,
 )
+from actionkit.resources import kinetics400_classes
+from actionkit.utils import locks
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # ~1 MiB, not a multiple of the chunk size
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -250,16 +250,17 @@ def test_http_error_is_reported(server):
 _CHILD = """
 import sys, time
 from pathlib import Path
-from actionkit.models import fetch as dl
+from actionkit.models import weights
+from actionkit.utils import locks
 url, sha, ready, go, started, lock = sys.argv[1:]
 if lock == "exclusive-file":
-    dl.fcntl = None  # as on a platform without fcntl
+    locks.fcntl = None  # as on a platform without fcntl
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.005)
 start = time.time()
 Path(started).touch()
-path = dl.download(url, sha256_prefix=sha, progress=False)
+path = weights.download(url, sha256_prefix=sha, progress=False)
 print(start, time.time(), path)
 """
 
@@ -305,8 +306,8 @@ def test_two_processes_downloading_the_same_file_fetch_it_once(server, tmp_path,
 
 
 def test_stale_lock_file_without_fcntl_is_reported(server, monkeypatch):
-    monkeypatch.setattr(fetch, "fcntl", None)
-    monkeypatch.setattr(fetch, "_LOCK_STALE_S", 0.3)
+    monkeypatch.setattr(locks, "fcntl", None)
+    monkeypatch.setattr(locks, "_STALE_S", 0.3)
     cache_dir().mkdir(parents=True)
     lock = cache_dir() / (server.name + ".lock")
     lock.touch()  # left by a process that died

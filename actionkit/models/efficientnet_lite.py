@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from actionkit.models.weights import load_into, load_state_dict
+from actionkit.resources import imagenet_classes
 
 __all__ = [
     "BLOCKS",
@@ -47,7 +48,6 @@ __all__ = [
     "MBConvBlock",
     "SameConv2d",
     "efficientnet_lite0",
-    "imagenet_classes",
     "pretrained_weights_path",
 ]
 
@@ -247,13 +247,6 @@ def pretrained_weights_path() -> Path:
     return path
 
 
-def imagenet_classes() -> list[str]:
-    """The 1000 ImageNet class names in output order (from torchvision's weight records)."""
-    from torchvision.models import ResNet18_Weights
-
-    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
-
-
 def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1000) -> EfficientNetLite0:
     """EfficientNet-Lite0 ImageNet classifier; the weights load offline when ``pretrained``.
 
@@ -265,7 +258,7 @@ def efficientnet_lite0(pretrained: bool = True, num_classes: int = 1000) -> Effi
     if pretrained:
         path = pretrained_weights_path()
         load_into(model, load_state_dict(path), source=str(path))
-        model.classes = imagenet_classes()
+        model.classes = list(imagenet_classes())
     if num_classes != 1000:
         model._fc = nn.Linear(HEAD_CHANNELS, num_classes)
         model.classes = None

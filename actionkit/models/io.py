@@ -18,9 +18,10 @@ from typing import Any
 
 import torch
 
-from actionkit.atomic import atomic_path
+from actionkit.models._registry import create_model
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
+from actionkit.utils.atomic import atomic_path
 
 __all__ = ["FORMAT", "VERSION", "atomic_save", "load_model", "read_model_file", "save_model"]
 
@@ -103,8 +104,6 @@ def load_model(
 
     With ``return_extra``, returns ``(model, extra)``.
     """
-    from actionkit.models import create_model
-
     payload = read_model_file(path, map_location=map_location)
     model = create_model(
         payload["arch"],

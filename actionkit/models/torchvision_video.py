@@ -9,21 +9,20 @@ so its checkpoints load strictly (S3D's 1×1×1 convolution head is stored as a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
 from torchvision.models import video as tv
 
+from actionkit.models._builder import build_video_model
+from actionkit.models._registry import register_model
 from actionkit.models.base import VideoClassifier
-from actionkit.models.r2plus1d import (
-    VideoResNetClassifier,
-    _check_classes,
-    build_video_model,
-    new_linear_head,
-    set_batchnorm,
-)
-from actionkit.models.weights import WeightsRecord, kinetics400_classes
+from actionkit.models.layers import set_batchnorm
+from actionkit.models.video_resnet import VideoResNetClassifier
+from actionkit.models.weights import WeightsRecord
+from actionkit.resources import kinetics400_classes
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, InputSpec
 
 __all__ = [
@@ -37,6 +36,9 @@ __all__ = [
     "s3d",
     "swin3d_t",
 ]
+
+
+WeightsArg = str | Path | WeightsRecord | None
 
 
 def _record(url: str, spec: InputSpec) -> WeightsRecord:
@@ -103,56 +105,49 @@ def _check_5d(x: torch.Tensor) -> None:
 
 
 # -- R3D-18 and MC3-18 ---------------------------------------------------------------------------
-def _video_resnet18(arch: str, kw: dict) -> VideoResNetClassifier:
-    dropout = kw.pop("dropout", 0.0)
+def _video_resnet18(arch: str, doc: str) -> Callable[..., VideoResNetClassifier]:
+    """The registered builder of torchvision's ``arch`` (``r3d_18`` or ``mc3_18``)."""
     factory = {"r3d_18": tv.r3d_18, "mc3_18": tv.mc3_18}[arch]
 
-    def make(n: int) -> VideoResNetClassifier:
-        net = factory(weights=None, num_classes=n)
-        set_batchnorm(net, momentum=0.1)
-        return VideoResNetClassifier(net, dropout=dropout)
+    def builder(
+        *,
+        num_classes: int | None = None,
+        pretrained: bool = True,
+        weights: WeightsArg = None,
+        progress: bool = True,
+        dropout: float = 0.0,
+        classes: list[str] | None = None,
+    ) -> VideoResNetClassifier:
+        def make(n: int) -> VideoResNetClassifier:
+            net = factory(weights=None, num_classes=n)
+            set_batchnorm(net, momentum=0.1)
+            return VideoResNetClassifier(net, dropout=dropout)
 
-    return build_video_model(
-        arch,
-        make,
-        TORCHVISION_RECORDS[arch],
-        head_key="fc.weight",
-        arch_kwargs={"dropout": dropout},
-        **kw,
-    )
+        return build_video_model(
+            arch, make, TORCHVISION_RECORDS[arch], num_classes=num_classes, pretrained=pretrained,
+            weights=weights, classes=classes, arch_kwargs={"dropout": dropout}, progress=progress,
+        )  # fmt: skip
+
+    builder.__name__ = builder.__qualname__ = arch
+    builder.__doc__ = doc
+    return register_model(builder)
 
 
-def r3d_18(
-    *,
-    num_classes: int | None = None,
-    pretrained: bool = True,
-    weights: str | Path | WeightsRecord | None = None,
-    **kwargs,
-) -> VideoResNetClassifier:
+r3d_18 = _video_resnet18(
+    "r3d_18",
     """ResNet3D-18 (full 3×3×3 convolutions) with torchvision's Kinetics-400 weights.
 
     63.2 % top-1, 33.4 M parameters; input ``(B, 3, 16, 112, 112)``. Keyword arguments as for
     :func:`actionkit.models.r2plus1d.r2plus1d_34_8_ig65m` (``dropout``, ``classes``, ``progress``).
-    """
-    return _video_resnet18(
-        "r3d_18", dict(num_classes=num_classes, pretrained=pretrained, weights=weights, **kwargs)
-    )
-
-
-def mc3_18(
-    *,
-    num_classes: int | None = None,
-    pretrained: bool = True,
-    weights: str | Path | WeightsRecord | None = None,
-    **kwargs,
-) -> VideoResNetClassifier:
+    """,
+)
+mc3_18 = _video_resnet18(
+    "mc3_18",
     """Mixed-convolution ResNet-18 (3D in the stem, 2D above) with Kinetics-400 weights.
 
     64.0 % top-1, 11.7 M parameters; input ``(B, 3, 16, 112, 112)``.
-    """
-    return _video_resnet18(
-        "mc3_18", dict(num_classes=num_classes, pretrained=pretrained, weights=weights, **kwargs)
-    )
+    """,
+)
 
 
 # -- S3D -----------------------------------------------------------------------------------------
@@ -164,6 +159,8 @@ class S3DClassifier(VideoClassifier):
     """
 
     _STAGES = (("stem", 0, 5), ("mixed_3", 5, 7), ("mixed_4", 7, 13), ("mixed_5", 13, 16))
+    classifier_name = "classifier.1"
+    head_dropout_name = "classifier.0"
 
     def __init__(self, net: tv.S3D) -> None:
         super().__init__()
@@ -188,17 +185,6 @@ class S3DClassifier(VideoClassifier):
             x = self.avgpool(x)
         return x.mean(dim=(2, 3, 4))
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        features = self.classifier[0](features)
-        return features if pre_logits else self.classifier[1](features)
-
-    def get_classifier(self) -> nn.Module:
-        return self.classifier[1]
-
-    def reset_classifier(self, num_classes: int, classes: list[str] | None = None) -> None:
-        self.classifier[1] = new_linear_head(self.classifier[1], num_classes)
-        self.classes = _check_classes(num_classes, classes)
-
     @staticmethod
     def adapt_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """torchvision's checkpoint layout → this wrapper's (the head conv as a Linear)."""
@@ -209,13 +195,15 @@ class S3DClassifier(VideoClassifier):
         return state
 
 
+@register_model
 def s3d(
     *,
     num_classes: int | None = None,
     pretrained: bool = True,
-    weights: str | Path | WeightsRecord | None = None,
+    weights: WeightsArg = None,
+    progress: bool = True,
     dropout: float = 0.2,
-    **kwargs,
+    classes: list[str] | None = None,
 ) -> S3DClassifier:
     """S3D (separable 3D Inception) with torchvision's Kinetics-400 weights.
 
@@ -236,9 +224,10 @@ def s3d(
         pretrained=pretrained,
         weights=weights,
         head_key="classifier.1.weight",
+        classes=classes,
         arch_kwargs={"dropout": dropout},
         adapt=S3DClassifier.adapt_state_dict,
-        **kwargs,
+        progress=progress,
     )
 
 
@@ -249,6 +238,9 @@ class MViTClassifier(VideoClassifier):
     Stages: ``stem`` (patch projection and positional encoding), ``stage1 … stage4`` (a stage
     starts where the query pooling halves the resolution) and ``norm``.
     """
+
+    classifier_name = "head.1"
+    head_dropout_name = "head.0"
 
     def __init__(self, net: tv.MViT) -> None:
         super().__init__()
@@ -294,25 +286,16 @@ class MViTClassifier(VideoClassifier):
         x = self.norm(x)
         return x[:, 0]
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        features = self.head[0](features)
-        return features if pre_logits else self.head[1](features)
 
-    def get_classifier(self) -> nn.Module:
-        return self.head[1]
-
-    def reset_classifier(self, num_classes: int, classes: list[str] | None = None) -> None:
-        self.head[1] = new_linear_head(self.head[1], num_classes)
-        self.classes = _check_classes(num_classes, classes)
-
-
+@register_model
 def mvit_v2_s(
     *,
     num_classes: int | None = None,
     pretrained: bool = True,
-    weights: str | Path | WeightsRecord | None = None,
+    weights: WeightsArg = None,
+    progress: bool = True,
     dropout: float = 0.5,
-    **kwargs,
+    classes: list[str] | None = None,
 ) -> MViTClassifier:
     """MViT-v2-S with torchvision's Kinetics-400 weights (ported from SlowFast).
 
@@ -331,8 +314,9 @@ def mvit_v2_s(
         pretrained=pretrained,
         weights=weights,
         head_key="head.1.weight",
+        classes=classes,
         arch_kwargs={"dropout": dropout},
-        **kwargs,
+        progress=progress,
     )
 
 
@@ -343,6 +327,8 @@ class Swin3DClassifier(VideoClassifier):
     Stages: ``patch_embed``, ``stage1 … stage4`` (a stage includes the patch merging before it)
     and ``norm``. Head: dropout (none in torchvision; 0 by default) then ``head``.
     """
+
+    classifier_name = "head"
 
     def __init__(self, net: tv.SwinTransformer3d, *, dropout: float = 0.0) -> None:
         super().__init__()
@@ -372,25 +358,16 @@ class Swin3DClassifier(VideoClassifier):
         x = x.permute(0, 4, 1, 2, 3)
         return self.avgpool(x).flatten(1)
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        features = self.dropout(features)
-        return features if pre_logits else self.head(features)
 
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, classes: list[str] | None = None) -> None:
-        self.head = new_linear_head(self.head, num_classes)
-        self.classes = _check_classes(num_classes, classes)
-
-
+@register_model
 def swin3d_t(
     *,
     num_classes: int | None = None,
     pretrained: bool = True,
-    weights: str | Path | WeightsRecord | None = None,
+    weights: WeightsArg = None,
+    progress: bool = True,
     dropout: float = 0.0,
-    **kwargs,
+    classes: list[str] | None = None,
 ) -> Swin3DClassifier:
     """Video Swin-T with torchvision's Kinetics-400 weights (ported from the paper).
 
@@ -408,6 +385,7 @@ def swin3d_t(
         pretrained=pretrained,
         weights=weights,
         head_key="head.weight",
+        classes=classes,
         arch_kwargs={"dropout": dropout},
-        **kwargs,
+        progress=progress,
     )

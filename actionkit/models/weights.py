@@ -1,34 +1,29 @@
 """Pretrained weights: where they come from, where they are cached, and how they are checked.
 
 A :class:`WeightsRecord` says what a published checkpoint is (URL, start of its sha256, class
-names, the input it expects). :func:`download` fetches a file into :func:`cache_dir`, resuming an
-interrupted download, and checks its hash; when the machine is offline it says exactly where to put
-the file by hand. :func:`load_state_dict` reads a checkpoint safely (``weights_only=True``) and
-unwraps the usual containers.
+names, the input it expects). :func:`download` fetches a file into :func:`cache_dir` through
+:func:`actionkit.utils.download.download` (resumed, hash-checked, one process at a time; offline,
+the error says exactly where to put the file by hand), reusing torch.hub's copy where there is
+one. :func:`load_state_dict` reads a checkpoint safely (``weights_only=True``) and unwraps the
+usual containers; :func:`load_into` loads it strictly with one readable error.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import os
+import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from actionkit import resources
-from actionkit.models.fetch import (
-    WeightsError,
-    _url_basename,
-    cache_dir,
-    copy_to_cache,
-    download,
-    sha256_file,
-)
 from actionkit.spec import InputSpec
+from actionkit.utils import download as _download
+from actionkit.utils.download import DownloadError, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +33,14 @@ __all__ = [
     "cache_dir",
     "copy_to_cache",
     "download",
-    "kinetics400_classes",
     "load_into",
     "load_state_dict",
     "sha256_file",
 ]
+
+
+class WeightsError(DownloadError):
+    """A checkpoint could not be fetched, did not match its hash, or could not be read."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class WeightsRecord:
     @property
     def cache_name(self) -> str:
         """The file name used in :func:`cache_dir`."""
-        return self.file_name or _url_basename(self.url)
+        return self.file_name or _download.url_basename(self.url)
 
     @property
     def cache_path(self) -> Path:
@@ -93,7 +91,72 @@ class WeightsRecord:
         return load_state_dict(self.download(progress=progress), sha256_prefix=None)
 
 
-# -- cache location ------------------------------------------------------------------------------
+# -- cache and download --------------------------------------------------------------------------
+def _torch_home() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", "~/.cache")) / "torch"
+    return Path(os.environ.get("TORCH_HOME", str(default))).expanduser()
+
+
+def cache_dir() -> Path:
+    """Folder for downloaded weights: ``$ACTIONKIT_CACHE``, else ``$TORCH_HOME/actionkit``.
+
+    ``TORCH_HOME`` defaults to ``~/.cache/torch`` as in PyTorch. The folder is not created here.
+    """
+    override = os.environ.get("ACTIONKIT_CACHE")
+    if override:
+        return Path(override).expanduser()
+    return _torch_home() / "actionkit"
+
+
+def _torch_hub_checkpoints() -> Path:
+    """torch.hub's own cache: torchvision weights the user already has are reused from there."""
+    return _torch_home() / "hub" / "checkpoints"
+
+
+def download(
+    url: str,
+    *,
+    sha256_prefix: str | None = None,
+    file_name: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Fetch a weights file into :func:`cache_dir` (once) and return its local path.
+
+    A good copy in torch.hub's cache (``$TORCH_HOME/hub/checkpoints``) is used as it is; a plain
+    local path is checked and returned. See :func:`actionkit.utils.download.download`.
+
+    Raises:
+        WeightsError: the file cannot be fetched (the message says where to put it by hand),
+            or its hash does not match (the bad file is removed).
+    """
+    try:
+        return _download.download(
+            url, cache_dir(), sha256_prefix=sha256_prefix, file_name=file_name,
+            progress=progress, search=(_torch_hub_checkpoints(),),
+            hint="(set ACTIONKIT_CACHE or TORCH_HOME to use another folder)",
+            what="weights file",
+        )  # fmt: skip
+    except DownloadError as err:
+        if isinstance(err, WeightsError):
+            raise
+        raise WeightsError(str(err)) from err
+
+
+def copy_to_cache(path: str | Path, record: WeightsRecord) -> Path:
+    """Put a checkpoint fetched by hand where :func:`download` looks for ``record``.
+
+    The file's hash is checked first.
+    """
+    path = download(str(Path(path).expanduser()), sha256_prefix=record.sha256_prefix)
+    target = record.cache_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+# -- reading checkpoints ---------------------------------------------------------------------------
 
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model_state", "model", "module", "net")
@@ -180,33 +243,3 @@ def load_into(
         name = getattr(model, "arch", "") or type(model).__name__
         raise WeightsError(f"{source} does not fit {name}: " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)
-
-
-def build_with_its_head(
-    make: Callable[[int], nn.Module],
-    state_dict: Mapping[str, torch.Tensor],
-    *,
-    head_key: str,
-    arch: str,
-    source: str = "the checkpoint",
-) -> nn.Module:
-    """``make(outputs)`` with as many outputs as the checkpoint's head, loaded strictly.
-
-    Raises:
-        WeightsError: the checkpoint has no ``head_key`` or does not fit (see :func:`load_into`).
-    """
-    if head_key not in state_dict:
-        raise WeightsError(f"{source} has no {head_key!r}: it is not a {arch} checkpoint")
-    model = make(int(state_dict[head_key].shape[0]))
-    load_into(model, state_dict, source=source)
-    return model
-
-
-# -- class names ---------------------------------------------------------------------------------
-@cache
-def kinetics400_classes() -> tuple[str, ...]:
-    """The 400 Kinetics classes in the standard (alphabetical) label order."""
-    classes = tuple(resources.kinetics400_classes())
-    if len(classes) != 400:
-        raise RuntimeError(f"kinetics400_classes.txt lists {len(classes)} classes, not 400")
-    return classes
