@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from actionkit.utils.lazy import lazy_exports
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
     "InputSpec": "actionkit.spec",

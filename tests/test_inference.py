@@ -20,7 +20,6 @@ from actionkit.inference.timeline import Timeline, predict_timeline
 from actionkit.models import VideoClassifier, create_model
 from actionkit.spec import InputSpec
 from actionkit.video import VideoReadError, probe, read_frames, write_video
-from tests._shared import SHARED
 
 REAL_FILE = "h264_340x256_32frames.mp4"  # 32 frames, 340×256, 30 fps
 
@@ -352,9 +351,8 @@ def test_timeline_rejects_bad_window_and_stride(video, bad):
 # a real-world file through the real decoder
 
 
-@pytest.mark.skipif(SHARED is None, reason="shared test videos not found")
-def test_real_video_predict_and_timeline(tsm):
-    path = SHARED / REAL_FILE
+def test_real_video_predict_and_timeline(tsm, shared_videos):
+    path = shared_videos / REAL_FILE
     pred = predict(tsm, path, num_clips=2, top_k=2)  # decoded at short side 40 from 340×256
     assert isinstance(pred, Prediction) and len(pred.classes) == 2
     np.testing.assert_allclose(pred.probs, evaluation_probs(tsm, path, 2), atol=1e-5)

@@ -2,9 +2,14 @@
 
 from pathlib import Path
 
-import tomllib
+import pytest
 import yaml
 from packaging.requirements import Requirement
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +43,11 @@ def test_class_lists_ship_as_package_data():
     assert len(kinetics400_classes()) == 400
     assert len(hmdb51_classes()) == 51
     assert len(ucf101_classes()) == 101
-    shared = ROOT.parent / "shared" / "data" / "kinetics400_classes.txt"
-    if shared.exists():
-        assert list(kinetics400_classes()) == shared.read_text().split("\n")[:400]
+
+
+@pytest.mark.parametrize("dataset", ["kinetics400", "hmdb51", "ucf101"])
+def test_shipped_class_lists_are_the_shared_ones(shared_data, dataset):
+    from actionkit import resources
+
+    shipped = getattr(resources, f"{dataset}_classes")()
+    assert list(shipped) == (shared_data / f"{dataset}_classes.txt").read_text().splitlines()

@@ -1,6 +1,8 @@
 """`prepare_dataset` / `transcode_video` on real encodes: sizes, frames, content, layout, resuming,
 failures."""
 
+import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -18,8 +20,6 @@ from actionkit.data.prepare import CRASHED, MANIFEST_NAME, TEMP_SUFFIX, prepare_
 from actionkit.utils.pool import JobFailed, run_jobs
 from actionkit.video import write_video
 from actionkit.video.transcode import output_size, transcode_video
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 
 # PSNR thresholds (dB) between an output frame and its source frame resized with PIL (an
 # independent scaler). Measured here: 38–45 dB on the generated clips and 32–36 dB (mean over
@@ -254,14 +254,14 @@ def test_outputs_are_readable_by_everyone(prepared):
 
 # -- the shared real clips ---------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED.is_dir(), reason="shared real-world clips not present")
-def test_real_clips(tmp_path):
+def test_real_clips(tmp_path, shared_videos):
     dst = tmp_path / "real"
-    report = prepare_dataset(SHARED, dst, workers=2, progress=False)
-    names = sorted(p.name for p in SHARED.iterdir() if p.is_file())
+    report = prepare_dataset(shared_videos, dst, workers=2, progress=False)
+    names = sorted(p.name for p in shared_videos.iterdir() if p.is_file())
     assert report.failed == [] and report.converted == len(names) == 3
     for name in names:
-        source, output = decode(SHARED / name), decode(dst / Path(name).with_suffix(".mp4"))
+        source = decode(shared_videos / name)
+        output = decode(dst / Path(name).with_suffix(".mp4"))
         assert len(output) == len(source)
         assert min(output.shape[1:3]) == 128
         assert output.shape[1:3] == output_size(source.shape[2], source.shape[1], 128)[::-1]
@@ -271,7 +271,8 @@ def test_real_clips(tmp_path):
         shifted = psnr(resized(source[1:], output.shape[2:0:-1]), output[:-1], axis=(1, 2, 3))
         assert shifted.mean() < quality.mean() - 2
         # The 340×256 clips carry a sample aspect ratio (16:9 display): the display shape stays.
-        s_in, s_out = stream_info(SHARED / name), stream_info(dst / Path(name).with_suffix(".mp4"))
+        s_in = stream_info(shared_videos / name)
+        s_out = stream_info(dst / Path(name).with_suffix(".mp4"))
         dar_in = Fraction(s_in["sar"] or 1) * s_in["size"][0] / s_in["size"][1]
         dar_out = Fraction(s_out["sar"] or 1) * s_out["size"][0] / s_out["size"][1]
         assert float(dar_out) == pytest.approx(float(dar_in), rel=0.005)
@@ -357,21 +358,50 @@ def test_killed_transcode_leaves_only_a_temp_file(tmp_path):
     src = tmp_path / "src"
     base = scene(1, 360, 640)[0]
     frames = (np.roll(base, 7 * t, axis=1) for t in range(300))
-    write_video(src / "long.mp4", frames, 25, options={"preset": "ultrafast"})
+    data = write_video(src / "long.mkv", frames, 25, options={"preset": "ultrafast"}).read_bytes()
+    # The transcode reads the clip (Matroska streams) from a pipe that gets its first three
+    # quarters and is never closed: it decodes and writes up to there, then waits for the rest,
+    # so it cannot finish before the kill, however slow this test is to send it.
+    pipe = tmp_path / "pipe" / "long.mkv"
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
     dst = tmp_path / "dst"
     code = (
         "import sys; from actionkit.video.transcode import transcode_video; "
         "transcode_video(sys.argv[1], sys.argv[2])"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, src / "long.mp4", dst / "long.mp4"])
-    deadline = time.monotonic() + 60
-    while not any(dst.glob(f"*{TEMP_SUFFIX}")) and proc.poll() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    if proc.returncode != -signal.SIGKILL:
-        pytest.skip("the transcode finished before it could be killed")
+    proc = subprocess.Popen([sys.executable, "-c", code, pipe, dst / "long.mp4"])
+    writer = None
+    try:
+        feed = memoryview(data)[: len(data) * 3 // 4]
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, f"the transcode ended (exit {proc.returncode}) unkilled"
+            assert time.monotonic() < deadline, "the transcode never got under way"
+            if writer is None:
+                try:  # ENXIO until the transcode has opened the pipe
+                    writer = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as exc:
+                    if exc.errno != errno.ENXIO:
+                        raise
+            elif feed:
+                with contextlib.suppress(BlockingIOError):  # the pipe is full: it reads on
+                    feed = feed[os.write(writer, feed) :]
+            temps = list(dst.glob(f"*{TEMP_SUFFIX}"))
+            if not feed and temps and temps[0].stat().st_size > 0:
+                break  # it has read all it will get and started writing its output
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+        proc.wait()
+        if writer is not None:
+            os.close(writer)
+    assert proc.returncode == -signal.SIGKILL, (
+        f"the transcode ended (exit {proc.returncode}) before it was killed, though its input "
+        "was unfinished: the kill lost the race this test is built to rule out"
+    )
     assert not (dst / "long.mp4").exists()
     assert [p.name.endswith(TEMP_SUFFIX) for p in dst.iterdir()] == [True]
     report = prepare_dataset(src, dst, workers=1, progress=False)
@@ -381,23 +411,21 @@ def test_killed_transcode_leaves_only_a_temp_file(tmp_path):
 
 
 # -- failures ----------------------------------------------------------------------------------
-def test_bad_files_are_reported_and_the_good_ones_converted(tmp_path):
+def test_bad_files_are_reported_and_the_good_ones_converted(tmp_path, shared_videos):
     src, dst = small_dataset(tmp_path / "src"), tmp_path / "dst"
-    real = (SHARED / "mpeg4_320x240_25fps.avi").read_bytes() if SHARED.is_dir() else None
+    real = (shared_videos / "mpeg4_320x240_25fps.avi").read_bytes()
     (src / "a/text.mp4").write_text("this is not a video\n")
     (src / "a/empty.avi").write_bytes(b"")
     good = (src / "a/one.mp4").read_bytes()
     (src / "b/cut.mp4").write_bytes(good[: len(good) // 2])  # moov atom at the end: unreadable
-    if real is not None:
-        (src / "b/truncated.avi").write_bytes(real[: int(len(real) * 0.6)])
+    (src / "b/truncated.avi").write_bytes(real[: int(len(real) * 0.6)])
     report = prepare_dataset(src, dst, workers=2, progress=False)
     assert (report.converted, report.copied) == (2, 1)
     failed = dict(report.failed)
     assert "not a video" in failed["a/text.mp4"]
     assert "not a video" in failed["a/empty.avi"]
     assert "b/cut.mp4" in failed
-    if real is not None:
-        assert "truncated" in failed["b/truncated.avi"]
+    assert "truncated" in failed["b/truncated.avi"]
     assert all("\n" not in reason and reason for reason in failed.values())
     assert tree(dst) == {"a/one.mp4", "b/two.mp4", "classes.txt", MANIFEST_NAME}
     assert f"failed {len(failed)}" in str(report)

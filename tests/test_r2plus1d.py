@@ -24,11 +24,7 @@ from actionkit.models.weights import WeightsError, WeightsRecord, cache_dir, loa
 from actionkit.resources import kinetics400_classes
 from actionkit.spec import KINETICS_MEAN, KINETICS_STD
 
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -31,22 +29,8 @@ def clip(b: int = 2, k: int = 4, size: int = 64, seed: int = 0) -> torch.Tensor:
     return torch.randn(b, k, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch, tmp_path):
-    """Weights never come from the internet here, and the user's cache is left alone."""
-
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("network disabled in tests")
-
-    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    real = urllib.request.urlopen
-
-    def only_files(request, *args, **kwargs):
-        url = request.full_url if isinstance(request, urllib.request.Request) else request
-        return real(request, *args, **kwargs) if url.startswith("file:") else refuse()
-
-    monkeypatch.setattr(urllib.request, "urlopen", only_files)
+# Weights never come from the internet here (file: URLs only), and the user's cache is left alone.
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 # -- the temporal shift ---------------------------------------------------------------------------

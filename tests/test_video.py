@@ -28,7 +28,6 @@ from actionkit.video import (
     write_video,
 )
 from actionkit.video import _torchcodec as _video_torchcodec
-from tests._shared import SHARED
 
 BACKENDS = available_backends()
 
@@ -84,14 +83,24 @@ GENERATED = {
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory) -> dict[str, Path]:
+    """The GENERATED files, written once."""
     root = tmp_path_factory.mktemp("videos")
-    files = {}
-    for name, (kwargs, shape) in GENERATED.items():
-        files[name] = write_video(root / name, _frames(*shape), 25, **kwargs)
-    if SHARED is not None:
-        for name in REAL_FILES:
-            files[name] = SHARED / name
-    return files
+    return {
+        name: write_video(root / name, _frames(*shape), 25, **kwargs)
+        for name, (kwargs, shape) in GENERATED.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def real_files(shared_videos) -> dict[str, Path]:
+    """The shared real-world clips (REAL_FILES)."""
+    return {name: shared_videos / name for name in REAL_FILES}
+
+
+@pytest.fixture
+def named_file(request, corpus, name) -> Path:
+    """The file the test's ``name`` parameter names: a generated one or a real-world clip."""
+    return request.getfixturevalue("real_files")[name] if name in REAL_FILES else corpus[name]
 
 
 _reference_cache: dict[Path, np.ndarray] = {}
@@ -129,15 +138,15 @@ def index_sets(n: int, seed: int) -> list[list[int]]:
     return sets
 
 
-ALL_FILES = list(GENERATED) + (REAL_FILES if SHARED else [])
+ALL_FILES = list(GENERATED) + REAL_FILES
 
 
 # -- exactness ---------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", ALL_FILES)
-def test_frames_match_sequential_decoding(corpus, name, backend):
-    path = corpus[name]
+def test_frames_match_sequential_decoding(named_file, name, backend):
+    path = named_file
     ref = sequential(path)
     assert len({frame.tobytes() for frame in ref}) == len(ref)  # frames all differ
     with open_video(path, backend) as video_:
@@ -150,22 +159,20 @@ def test_frames_match_sequential_decoding(corpus, name, backend):
             assert_frames_equal(got, ref[indices], f"{name} {indices}")
 
 
-@pytest.mark.skipif(SHARED is None, reason="shared test videos not found")
-def test_real_files_metadata(corpus):
-    info = probe(corpus["h264_340x256_30fps.mp4"], "pyav")
+def test_real_files_metadata(real_files):
+    info = probe(real_files["h264_340x256_30fps.mp4"], "pyav")
     assert (info.num_frames, info.width, info.height, info.codec) == (300, 340, 256, "h264")
     assert info.fps == pytest.approx(30) and info.duration == pytest.approx(10)
-    avi = probe(corpus["mpeg4_320x240_25fps.avi"], "pyav")
+    avi = probe(real_files["mpeg4_320x240_25fps.avi"], "pyav")
     assert (avi.num_frames, avi.width, avi.height, avi.codec) == (164, 320, 240, "mpeg4")
     assert avi.fps == pytest.approx(25)
 
 
-@pytest.mark.skipif(SHARED is None, reason="shared test videos not found")
-def test_packed_bframes_avi_uses_decoder_order(corpus):
+def test_packed_bframes_avi_uses_decoder_order(real_files):
     # Its decoded frames carry permuted pts (1, 2, 4, 3, ...): indexing by pts would be wrong.
-    with open_video(corpus["mpeg4_320x240_25fps.avi"], "pyav") as video_:
+    with open_video(real_files["mpeg4_320x240_25fps.avi"], "pyav") as video_:
         assert video_._impl.mode == "order"
-    with open_video(corpus["h264_340x256_30fps.mp4"], "pyav") as video_:
+    with open_video(real_files["h264_340x256_30fps.mp4"], "pyav") as video_:
         assert video_._impl.mode == "pts"
 
 
@@ -198,11 +205,13 @@ def test_table_mismatch_falls_back_to_sequential_decoding(corpus, caplog):
         assert video_.info.num_frames == len(ref)
 
 
-def test_backends_agree_on_counts_and_frames(corpus):
+def test_backends_agree_on_counts_and_frames(corpus, real_files):
     if "torchcodec" not in BACKENDS:
         pytest.skip("TorchCodec does not work here")
+    files = {**corpus, **real_files}
+    assert list(files) == ALL_FILES
     for name in ALL_FILES:
-        a, b = probe(corpus[name], "pyav"), probe(corpus[name], "torchcodec")
+        a, b = probe(files[name], "pyav"), probe(files[name], "torchcodec")
         assert (a.num_frames, a.width, a.height, a.fps) == (b.num_frames, b.width, b.height, b.fps)
 
 
@@ -334,10 +343,10 @@ def _remux_faststart(src: Path, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bad_files(corpus, tmp_path_factory) -> dict[str, tuple[Path, str]]:
-    """name: (path, a word the reason must contain)."""
+def bad_files(real_files, tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    """name: (path, a word the reason must contain); the cut ones are cut from a real clip."""
     root = tmp_path_factory.mktemp("bad")
-    source = corpus.get("h264_340x256_30fps.mp4", corpus["x264_bframes_gop10.mp4"])
+    source = real_files["h264_340x256_30fps.mp4"]
     data = Path(source).read_bytes()
     files = {}
 
@@ -396,9 +405,9 @@ def test_bad_files_raise_video_read_error(bad_files, name, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_truncated_faststart_mp4_serves_what_decodes(corpus, tmp_path, backend):
-    # With the index in front, a cut file still opens: the frames that are there, exactly.
-    source = corpus.get("h264_340x256_30fps.mp4", corpus["x264_bframes_gop10.mp4"])
+def test_truncated_faststart_mp4_serves_what_decodes(real_files, tmp_path, backend):
+    # With the index in front, a cut (real) file still opens: the frames that are there, exactly.
+    source = real_files["h264_340x256_30fps.mp4"]
     data = _remux_faststart(source, tmp_path / "fast.mp4").read_bytes()
     for fraction in (2, 10):
         cut = tmp_path / f"cut_{fraction}.mp4"

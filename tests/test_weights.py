@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import socket
 import subprocess
@@ -32,11 +33,7 @@ PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # ~1 MiB, not a multiple of the ch
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Every test gets its own cache; nothing touches the user's."""
-    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("private_cache")  # every test gets its own, empty cache
 
 
 # -- a real HTTP server on 127.0.0.1 -------------------------------------------------------------
@@ -159,8 +156,8 @@ def test_damaged_cached_copy_is_fetched_again(tmp_path):
     assert got.read_bytes() == PAYLOAD
 
 
-def test_torch_hub_checkpoints_are_reused(tmp_path, monkeypatch):
-    hub = tmp_path / "torch_home" / "hub" / "checkpoints"
+def test_torch_hub_checkpoints_are_reused():
+    hub = Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints"  # the private one (conftest)
     hub.mkdir(parents=True)
     (hub / "r2plus1d_18-91a641e6.pth").write_bytes(PAYLOAD)
     url = f"http://127.0.0.1:{_closed_port()}/r2plus1d_18-91a641e6.pth"  # never contacted
@@ -412,6 +409,8 @@ def test_kinetics400_classes_from_package_data():
     assert isinstance(classes, tuple) and len(classes) == 400 == len(set(classes))
     assert classes[0] == "abseiling" and classes[-1] == "zumba"
     assert list(classes) == sorted(classes)
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "kinetics400_classes.txt"
-    if shared.exists():
-        assert list(classes) == shared.read_text().split("\n")[:400]
+
+
+def test_kinetics400_classes_match_the_shared_list(shared_data):
+    shared = (shared_data / "kinetics400_classes.txt").read_text()
+    assert list(kinetics400_classes()) == shared.split("\n")[:400]

@@ -2,13 +2,15 @@
 
 * :func:`evaluate` / :func:`score_videos` (:mod:`~actionkit.evaluation.evaluate`): the standard
   video-level protocol, in one process or under DDP;
-* :class:`EvalReport` / :func:`compute_report` (:mod:`~actionkit.evaluation.metrics`): top-k,
-  mean class accuracy, per-class scores, confusion matrix; printed, saved, loaded, drawn
+* :func:`compute_report` (:mod:`~actionkit.evaluation.metrics`): top-k, mean class accuracy,
+  per-class scores, confusion matrix, as an :class:`EvalReport`
+  (:mod:`~actionkit.evaluation.report`): printed, saved, loaded, drawn
   (:mod:`~actionkit.evaluation.plots`).
 """
 
 from actionkit.evaluation.evaluate import VideoScores, evaluate, score_videos
-from actionkit.evaluation.metrics import EvalReport, compute_report, topk_accuracy
+from actionkit.evaluation.metrics import compute_report, topk_accuracy
+from actionkit.evaluation.report import EvalReport
 
 __all__ = [
     "EvalReport",

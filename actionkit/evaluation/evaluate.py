@@ -16,7 +16,8 @@ import torch
 from tqdm.auto import tqdm
 
 from actionkit.data import VideoDataset
-from actionkit.evaluation.metrics import EvalReport, compute_report
+from actionkit.evaluation.metrics import compute_report
+from actionkit.evaluation.report import EvalReport
 from actionkit.models.base import uses_segments
 
 log = logging.getLogger(__name__)

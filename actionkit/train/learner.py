@@ -19,7 +19,8 @@ import torch
 
 from actionkit.data import VideoDataset
 from actionkit.evaluation.evaluate import eval_dataset, evaluate, score_videos
-from actionkit.evaluation.metrics import EvalReport, compute_report
+from actionkit.evaluation.metrics import compute_report
+from actionkit.evaluation.report import EvalReport
 from actionkit.models.base import uses_segments
 from actionkit.models.io import read_model_file, save_model
 from actionkit.train import checkpoint as ckpt

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from actionkit.data import VideoDataset
-from actionkit.evaluation.metrics import EvalReport
+from actionkit.evaluation.report import EvalReport
 from actionkit.models import VideoClassifier, create_model, model_options, uses_segments
 from actionkit.train.config import TrainConfig
 from actionkit.train.history import plot_history

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,8 +35,9 @@ def atomic_path(
 ) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write to; on success it replaces ``path``.
 
-    Missing parent folders are created. On an exception the temporary file is removed and
-    ``path`` is left as it was.
+    Missing parent folders are created. On an exception (Ctrl-C included, at any moment: the
+    temporary file is created inside the block that removes it) the temporary file is removed
+    and ``path`` is left as it was.
 
     Args:
         path: The file to write.
@@ -48,10 +49,18 @@ def atomic_path(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     prefix = f".{path.name}." if prefix is None else prefix
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-    os.close(fd)
+    tmp: Path | None = None
     try:
-        yield Path(tmp)
+        for _ in range(100):
+            tmp = path.parent / f"{prefix}{secrets.token_hex(6)}{suffix}"
+            try:  # created here, inside the try: an interrupt at any point is cleaned up
+                os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                break
+            except FileExistsError:  # someone else's file of that name: never ours to remove
+                tmp = None
+        if tmp is None:
+            raise FileExistsError(f"no free temporary file name for {path}")
+        yield tmp
         fd = os.open(tmp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -61,8 +70,9 @@ def atomic_path(
             os.chmod(tmp, new_file_mode())
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
 
 

@@ -16,7 +16,6 @@ from actionkit.data.sources import Sample, read_list_file, stratified_split
 from actionkit.spec import InputSpec
 from actionkit.video import VideoReadError, write_video
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 SPEC = InputSpec(clip_len=4, frame_step=2, crop_size=32, resize=40, mean=(0, 0, 0), std=(1, 1, 1))
 TSN_SPEC = SPEC.replace(layout="KCHW", clip_len=1, num_segments=3)
 
@@ -123,7 +122,10 @@ def test_short_and_odd_videos_are_looped_not_errors(tmp_path):
         )
 
 
-def make_bad_files(root: Path) -> list[Path]:
+@pytest.fixture
+def bad_files(tmp_path, shared_videos) -> list[Path]:
+    """Four good videos and three bad ones (empty, text, a cut real clip) under ``tmp_path``."""
+    root = tmp_path
     good = counter_video(24)
     write_video(root / "a" / "good0.mp4", good)
     write_video(root / "a" / "good1.mp4", good)
@@ -132,33 +134,31 @@ def make_bad_files(root: Path) -> list[Path]:
     bad = [root / "a" / "zero.mp4", root / "b" / "text.mp4", root / "b" / "truncated.mp4"]
     bad[0].write_bytes(b"")
     bad[1].write_text("this is not a video\n" * 20)
-    data = (SHARED / "h264_340x256_32frames.mp4").read_bytes()
+    data = (shared_videos / "h264_340x256_32frames.mp4").read_bytes()
     bad[2].write_bytes(data[: len(data) // 10])
     return bad
 
 
-def test_bad_files_are_skipped_counted_and_logged_once(tmp_path, caplog):
-    bad = make_bad_files(tmp_path)
+def test_bad_files_are_skipped_counted_and_logged_once(tmp_path, bad_files, caplog):
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC)
     with caplog.at_level(logging.WARNING, logger="actionkit.data"):
         torch.manual_seed(1)
         items = [ds[i] for i in range(len(ds)) for _ in range(2)]
     assert all(Path(it["path"]).stem.startswith("good") for it in items)
-    assert ds.skipped_count >= 2 * len(bad)  # more when a replacement was bad too
-    for path in bad:
+    assert ds.skipped_count >= 2 * len(bad_files)  # more when a replacement was bad too
+    for path in bad_files:
         assert caplog.text.count(str(path)) == 1
 
 
-def test_strict_raises_naming_the_file(tmp_path):
-    bad = make_bad_files(tmp_path)
+def test_strict_raises_naming_the_file(tmp_path, bad_files):
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC, strict=True)
-    index = next(i for i, s in enumerate(ds.samples) if s.path == bad[0])
+    index = next(i for i, s in enumerate(ds.samples) if s.path == bad_files[0])
     with pytest.raises(VideoReadError, match=r"zero\.mp4"):
         ds[index]
 
 
+@pytest.mark.usefixtures("bad_files")
 def test_eval_mode_marks_bad_files_instead_of_replacing_them(tmp_path):
-    make_bad_files(tmp_path)
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC, train=False, num_clips=3)
     items = [ds[i] for i in range(len(ds))]
     labels = [it["label"] for it in items]
@@ -167,8 +167,8 @@ def test_eval_mode_marks_bad_files_instead_of_replacing_them(tmp_path):
     assert sorted(it["path"] for it in items) == sorted(str(s.path) for s in ds.samples)
 
 
+@pytest.mark.usefixtures("bad_files")
 def test_file_vanishing_after_scan_is_skipped(tmp_path):
-    make_bad_files(tmp_path)
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC)
     (tmp_path / "a" / "good0.mp4").unlink()
     torch.manual_seed(0)
@@ -176,12 +176,11 @@ def test_file_vanishing_after_scan_is_skipped(tmp_path):
     assert str(tmp_path / "a" / "good0.mp4") not in paths
 
 
-def test_check_reports_each_kind_of_problem(tmp_path):
-    bad = make_bad_files(tmp_path)
+def test_check_reports_each_kind_of_problem(tmp_path, bad_files):
     write_video(tmp_path / "a" / "short.mp4", counter_video(3))
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC)
     report = ds.check(workers=2, progress=False)
-    assert sorted(report.bad_paths) == sorted(str(p) for p in bad)
+    assert sorted(report.bad_paths) == sorted(str(p) for p in bad_files)
     assert [p for p, _ in report.too_short] == [str(tmp_path / "a" / "short.mp4")]
     assert report.frames_needed == 7
     assert "3 unreadable" in str(report)
@@ -206,8 +205,8 @@ def _settled_fds(limit: int, seconds: float = 10.0) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("bad_files")
 def test_dataloader_workers_several_epochs_no_leaks_and_counts(tmp_path):
-    make_bad_files(tmp_path)
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC)
     loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=2, shuffle=True)
     before = None
@@ -221,8 +220,8 @@ def test_dataloader_workers_several_epochs_no_leaks_and_counts(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("bad_files")
 def test_a_dataset_with_bad_files_still_trains(tmp_path):
-    make_bad_files(tmp_path)
     write_video(
         tmp_path / "b" / "gray_odd.mkv", counter_video(9, (55, 97), gray=True), codec="ffv1"
     )
@@ -346,11 +345,11 @@ def test_dataset_split_modes(folder):
     assert val[0]["video"].shape[0] == 3
 
 
-def test_real_world_videos_and_show_batch(tmp_path):
+def test_real_world_videos_and_show_batch(tmp_path, shared_videos):
     for name in ("h264_340x256_30fps.mp4", "mpeg4_320x240_25fps.avi"):
         target = tmp_path / name.split("_")[0] / name
         target.parent.mkdir()
-        shutil.copy(SHARED / name, target)
+        shutil.copy(shared_videos / name, target)
     spec = InputSpec(clip_len=8, frame_step=2, crop_size=112, resize=128)
     ds = VideoDataset.from_folder(tmp_path, spec=spec, strict=True)
     assert [ds[i]["video"].shape for i in range(2)] == [(3, 8, 112, 112)] * 2

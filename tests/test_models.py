@@ -37,10 +37,7 @@ TORCHVISION_WEIGHTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("ACTIONKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+pytestmark = pytest.mark.usefixtures("private_cache")
 
 
 # -- factory -------------------------------------------------------------------------------------
