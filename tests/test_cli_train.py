@@ -177,6 +177,23 @@ def test_models_lists_every_name_and_filters(capsys):
     assert "no model matches 'nothing*'" in capsys.readouterr().err
 
 
+def test_train_segments_and_clip_len_go_to_the_right_models(trained, tmp_path, capsys):
+    assert load_model(trained["run"] / "model.pt").input_spec.num_segments == 4  # --segments
+    data = make_bright_dark(tmp_path / "d", per_class=1)
+    out = str(tmp_path / "r")
+    args = ["train", str(data), "--out", out, "--workers", "0", "--scratch"]
+    assert cli.main([*args, "--model", "r3d_18", "--segments", "8"]) == 1
+    assert "r3d_18 reads clips, not TSN segments" in one_error_line(capsys.readouterr().err)
+    assert cli.main([*args, "--model", "tsm_resnet18", "--clip-len", "8"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "tsm_resnet18 reads one frame per TSN segment" in line and "segments" in line
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*args, "--model", "r3d_18", "--frames", "8"])
+    assert exit_.value.code == 2
+    assert "--frames was split in two: --clip-len" in capsys.readouterr().err
+
+
 def test_train_on_a_missing_folder_is_a_usage_error(tmp_path, capsys):
     args = ["train", str(tmp_path / "nope"), "--model", "r2plus1d_18", "--out", str(tmp_path)]
     assert cli.main(args) == 2

@@ -188,6 +188,9 @@ def test_class_names_come_from_the_model():
     pred = predict(model, bright)
     assert pred.classes == ["bright", "dark"]
     assert pred.scores[0] > 0.99
+    # `label` is an id, as everywhere else: the index of the best class in model.classes
+    assert pred.label == model.classes.index("bright") and isinstance(pred.label, int)
+    assert predict(model, dark).label == model.classes.index("dark")
 
 
 def test_predict_errors(tsm, tmp_path):

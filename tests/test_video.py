@@ -474,6 +474,9 @@ def test_public_names():
     needed |= {".3gp", ".ogv"}
     assert needed <= VIDEO_EXTENSIONS
     assert video.is_video_file("A/B.MP4") and not video.is_video_file("a.txt")
+    # hidden files are never videos: write_video's temporaries, macOS resource forks
+    assert not video.is_video_file("a/.clip.3f2a1b.mp4") and not video.is_video_file("._clip.mov")
+    assert video.is_video_file(".hidden_folder/clip.mp4")
     info = VideoInfo("a.mp4", 10, 25.0, 0.4, 64, 48, "h264", "pyav")
     with pytest.raises(AttributeError):
         info.num_frames = 3  # frozen
