@@ -127,9 +127,7 @@ class VideoDataset(torch.utils.data.Dataset):
         """Videos named in a ``path label`` list or a CSV file (see :func:`read_list_file`)."""
         if isinstance(classes, str | os.PathLike):
             classes = sources.read_class_file(classes)
-        found = sources.read_list_file(
-            list_file, root, None if classes is None else list(classes)
-        )
+        found = sources.read_list_file(list_file, root, None if classes is None else list(classes))
         return cls._from_list(found, **kwargs)
 
     @classmethod
