@@ -8,14 +8,12 @@ input) and their builders, registered with :func:`~actionkit.models.create_model
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
-from actionkit.models._builder import build_video_model
-from actionkit.models._registry import register_model
 from actionkit.models.video_resnet import (
     VideoResNetClassifier,
     r2plus1d_18_network,
     r2plus1d_34_network,
+    register_video_resnet,
 )
 from actionkit.models.weights import WeightsRecord
 from actionkit.resources import kinetics400_classes
@@ -30,8 +28,6 @@ __all__ = [
     "r2plus1d_34_32_ig65m",
     "r2plus1d_34_32_kinetics",
 ]
-
-WeightsArg = str | Path | WeightsRecord | None
 
 
 _IG65M_URL = "https://github.com/moabitcoin/ig65m-pytorch/releases/download/v1.0.0/"
@@ -96,34 +92,11 @@ _BUILDER_DOC = """{title}
 def _ig65m_builder(arch: str, title: str) -> Callable[..., VideoResNetClassifier]:
     """The registered builder of ``IG65M_RECORDS[arch]``, documented from its record."""
     record = IG65M_RECORDS[arch]
-
-    def builder(
-        *,
-        num_classes: int | None = None,
-        pretrained: bool = True,
-        weights: WeightsArg = None,
-        progress: bool = True,
-        dropout: float = 0.0,
-        classes: list[str] | None = None,
-    ) -> VideoResNetClassifier:
-        return build_video_model(
-            arch,
-            lambda n: VideoResNetClassifier(r2plus1d_34_network(n), dropout=dropout),
-            IG65M_RECORDS[arch],  # looked up per call: a record can be swapped for a mirror
-            num_classes=num_classes,
-            pretrained=pretrained,
-            weights=weights,
-            classes=classes,
-            arch_kwargs={"dropout": dropout},
-            progress=progress,
-        )
-
-    builder.__name__ = builder.__qualname__ = arch
-    builder.__doc__ = _BUILDER_DOC.format(
+    doc = _BUILDER_DOC.format(
         title=title, n=record.num_classes, file=record.cache_name,
         clip_len=record.input_spec.clip_len,
     )  # fmt: skip
-    return register_model(builder)
+    return register_video_resnet(arch, r2plus1d_34_network, IG65M_RECORDS, doc)
 
 
 _IG65M = "R(2+1)D-34 pretrained on IG-65M"
@@ -154,28 +127,12 @@ R2PLUS1D_18_RECORD = WeightsRecord(
 )
 
 
-@register_model
-def r2plus1d_18(
-    *,
-    num_classes: int | None = None,
-    pretrained: bool = True,
-    weights: WeightsArg = None,
-    progress: bool = True,
-    dropout: float = 0.0,
-    classes: list[str] | None = None,
-) -> VideoResNetClassifier:
+r2plus1d_18 = register_video_resnet(
+    "r2plus1d_18",
+    r2plus1d_18_network,
+    {"r2plus1d_18": R2PLUS1D_18_RECORD},
     """R(2+1)D-18 with torchvision's Kinetics-400 weights (67.5 % top-1, 31.5 M parameters).
 
     Arguments as for :func:`r2plus1d_34_8_ig65m`. Input: ``(B, 3, 16, 112, 112)`` clips.
-    """
-    return build_video_model(
-        "r2plus1d_18",
-        lambda n: VideoResNetClassifier(r2plus1d_18_network(n), dropout=dropout),
-        R2PLUS1D_18_RECORD,
-        num_classes=num_classes,
-        pretrained=pretrained,
-        weights=weights,
-        classes=classes,
-        arch_kwargs={"dropout": dropout},
-        progress=progress,
-    )
+    """,
+)

@@ -20,7 +20,7 @@ from actionkit.models._builder import build_video_model
 from actionkit.models._registry import register_model
 from actionkit.models.base import VideoClassifier
 from actionkit.models.layers import set_batchnorm
-from actionkit.models.video_resnet import VideoResNetClassifier
+from actionkit.models.video_resnet import VideoResNetClassifier, register_video_resnet
 from actionkit.models.weights import WeightsRecord
 from actionkit.resources import kinetics400_classes
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, InputSpec
@@ -109,28 +109,12 @@ def _video_resnet18(arch: str, doc: str) -> Callable[..., VideoResNetClassifier]
     """The registered builder of torchvision's ``arch`` (``r3d_18`` or ``mc3_18``)."""
     factory = {"r3d_18": tv.r3d_18, "mc3_18": tv.mc3_18}[arch]
 
-    def builder(
-        *,
-        num_classes: int | None = None,
-        pretrained: bool = True,
-        weights: WeightsArg = None,
-        progress: bool = True,
-        dropout: float = 0.0,
-        classes: list[str] | None = None,
-    ) -> VideoResNetClassifier:
-        def make(n: int) -> VideoResNetClassifier:
-            net = factory(weights=None, num_classes=n)
-            set_batchnorm(net, momentum=0.1)
-            return VideoResNetClassifier(net, dropout=dropout)
+    def network(n: int) -> tv.VideoResNet:
+        net = factory(weights=None, num_classes=n)
+        set_batchnorm(net, momentum=0.1)
+        return net
 
-        return build_video_model(
-            arch, make, TORCHVISION_RECORDS[arch], num_classes=num_classes, pretrained=pretrained,
-            weights=weights, classes=classes, arch_kwargs={"dropout": dropout}, progress=progress,
-        )  # fmt: skip
-
-    builder.__name__ = builder.__qualname__ = arch
-    builder.__doc__ = doc
-    return register_model(builder)
+    return register_video_resnet(arch, network, TORCHVISION_RECORDS, doc)
 
 
 r3d_18 = _video_resnet18(

@@ -11,14 +11,26 @@ first convolution's (230 / 460 / 921).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
 import torch
 from torch import nn
 from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, R2Plus1dStem, VideoResNet
 
+from actionkit.models._builder import build_video_model
+from actionkit.models._registry import register_model
 from actionkit.models.base import VideoClassifier
 from actionkit.models.layers import set_batchnorm
+from actionkit.models.weights import WeightsRecord
 
-__all__ = ["VideoResNetClassifier", "midplanes", "r2plus1d_18_network", "r2plus1d_34_network"]
+__all__ = [
+    "VideoResNetClassifier",
+    "midplanes",
+    "r2plus1d_18_network",
+    "r2plus1d_34_network",
+    "register_video_resnet",
+]
 
 
 class VideoResNetClassifier(VideoClassifier):
@@ -106,3 +118,39 @@ def r2plus1d_18_network(num_classes: int) -> VideoResNet:
         stem=R2Plus1dStem,
         num_classes=num_classes,
     )
+
+
+def register_video_resnet(
+    arch: str,
+    network: Callable[[int], VideoResNet],
+    records: Mapping[str, WeightsRecord],
+    doc: str,
+) -> Callable[..., VideoResNetClassifier]:
+    """Register the builder ``arch`` of a :class:`VideoResNetClassifier` around ``network``.
+
+    Args:
+        arch: The model name.
+        network: Builds the bare torchvision network for a number of outputs.
+        records: Where ``records[arch]`` is the published checkpoint (looked up at every call, so
+            a record can be replaced, e.g. by a mirror's).
+        doc: The builder's docstring.
+    """
+
+    def builder(
+        *,
+        num_classes: int | None = None,
+        pretrained: bool = True,
+        weights: str | Path | WeightsRecord | None = None,
+        progress: bool = True,
+        dropout: float = 0.0,
+        classes: list[str] | None = None,
+    ) -> VideoResNetClassifier:
+        return build_video_model(
+            arch, lambda n: VideoResNetClassifier(network(n), dropout=dropout), records[arch],
+            num_classes=num_classes, pretrained=pretrained, weights=weights, classes=classes,
+            arch_kwargs={"dropout": dropout}, progress=progress,
+        )  # fmt: skip
+
+    builder.__name__ = builder.__qualname__ = arch
+    builder.__doc__ = doc
+    return register_model(builder)
