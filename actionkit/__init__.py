@@ -17,8 +17,13 @@ The subpackages, each importing only from those before it: :mod:`~actionkit.util
 from typing import TYPE_CHECKING
 
 from actionkit.utils.lazy import lazy_exports
+from actionkit.utils.threads import set_passive_omp
 
 __version__ = "0.2.0"
+
+# Before anything here imports torch: OpenMP threads that sleep while they wait (see
+# actionkit.utils.threads). An OMP_WAIT_POLICY the user set wins.
+set_passive_omp()
 
 _EXPORTS = {
     "InputSpec": "actionkit.spec",
@@ -34,6 +39,7 @@ _EXPORTS = {
     "evaluate": "actionkit.evaluation",
     "EvalReport": "actionkit.evaluation",
     "TrainConfig": "actionkit.train.config",
+    "Recipe": "actionkit.recipe",
     "Learner": "actionkit.train.learner",
     "Callback": "actionkit.train.callbacks",
     "train_and_evaluate": "actionkit.train.workflow",
@@ -46,6 +52,7 @@ __all__ = [
     "EvalReport",
     "InputSpec",
     "Learner",
+    "Recipe",
     "TrainConfig",
     "VideoDataset",
     "VideoReadError",
@@ -70,6 +77,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time the names load
     from actionkit.evaluation import EvalReport, evaluate
     from actionkit.inference import predict, predict_timeline
     from actionkit.models import create_model, list_models, load_model, save_model
+    from actionkit.recipe import Recipe
     from actionkit.spec import InputSpec
     from actionkit.train.callbacks import Callback
     from actionkit.train.config import TrainConfig

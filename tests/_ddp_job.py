@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import torch
-from _tiny import tiny_model, weights_digest
+from _tiny import SGD, tiny_model, weights_digest
 
 from actionkit.data import VideoDataset
 from actionkit.train.learner import Learner
@@ -25,7 +25,7 @@ def run(data: str, val_data: str, out: str) -> None:
     val = VideoDataset.from_folder(val_data, spec=model.input_spec, train=False)
     learner = Learner(
         model, train, val, out_dir=out, progress=False, epochs=2, batch_size=2, workers=0,
-        lr=0.05,
+        lr=0.05, **SGD,
     )  # fmt: skip
     learner.fit()
     report = learner.evaluate(num_clips=2, batch_size=2)

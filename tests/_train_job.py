@@ -6,7 +6,7 @@ python tests/_train_job.py DATA OUT EPOCHS [--resume]
 import sys
 
 import torch
-from _tiny import tiny_model
+from _tiny import SGD, tiny_model
 
 from actionkit.data import VideoDataset
 from actionkit.train.learner import Learner
@@ -20,6 +20,6 @@ if __name__ == "__main__":
     train, val = dataset.split(val_fraction=0.25, seed=0)
     learner = Learner(
         model, train, val, out_dir=out, progress=False, epochs=epochs, batch_size=2,
-        workers=0, optimizer="sgd", lr=0.05,
+        workers=0, lr=0.05, **SGD,
     )  # fmt: skip
     learner.fit(resume="--resume" in sys.argv)

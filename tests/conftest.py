@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+# -- in CI, a skip is a failure (but for the tests that need a GPU) ------------------------------
+#: Skip reasons CI accepts: it has no GPU.
+CI_SKIPS = ("needs a CUDA device", "this machine has a GPU")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("ACTIONKIT_CI") and report.skipped:
+        reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else report)
+        if not any(allowed in reason for allowed in CI_SKIPS):
+            report.outcome = "failed"
+            report.longrepr = f"skipped in CI (.ci/run installs what it needs): {reason}"
 
 
 # -- a private, empty weights cache -------------------------------------------------------------

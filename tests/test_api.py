@@ -120,7 +120,7 @@ def test_the_readme_layers_are_the_contracts_in_its_order():
     from tests.test_layout import layers
 
     section = README.split("## The package", 1)[1].split("### Renamed", 1)[0]
-    rows = re.findall(r"^\| `(\w+)/?`(?:, `(\w+)`)? \|", section, flags=re.M)
-    shown = [name for row in rows for name in row if name]
+    rows = re.findall(r"^\| (`\w+/?`(?:, `\w+`)*) \|", section, flags=re.M)
+    shown = [name for row in rows for name in re.findall(r"`(\w+)/?`", row)]
     contract = [room.removeprefix("actionkit.") for layer in layers() for room in layer]
     assert shown == contract

@@ -9,7 +9,7 @@ import pytest
 from actionkit import Callback, Learner, VideoDataset
 from actionkit.train.callbacks import CSVHistory, ProgressBar
 from actionkit.train.history import read_history
-from tests._tiny import make_bright_dark, tiny_model
+from tests._tiny import SGD, make_bright_dark, tiny_model
 
 
 class Recorder(Callback):
@@ -45,7 +45,7 @@ def _learner(clips: Path, out: Path | None, callbacks=(), **settings) -> Learner
     model = tiny_model()
     data = VideoDataset.from_folder(clips, spec=model.input_spec, crop="random")
     train, val = data.split(val_fraction=0.25, seed=0)  # 6 to train, 2 to validate
-    settings = {"batch_size": 2, "workers": 0, "lr": 0.02, "epochs": 2, **settings}
+    settings = {**SGD, "batch_size": 2, "workers": 0, "lr": 0.02, "epochs": 2, **settings}
     return Learner(model, train, val, out_dir=out, progress=False, callbacks=callbacks, **settings)
 
 

@@ -195,7 +195,7 @@ def test_interrupt_exits_130(monkeypatch, dataset, tmp_path, capsys):
 
 def test_check_of_a_missing_folder_is_a_usage_error(tmp_path, capsys):
     assert cli.main(["check", str(tmp_path / "nope")]) == 2
-    assert "is not a folder" in one_error_line(capsys.readouterr().err)
+    assert "neither a dataset folder nor a list file" in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """VideoDataset on real files: sources, items, bad files, workers, checks."""
 
 import gc
+import io
 import logging
 import os
 import shutil
@@ -176,16 +177,55 @@ def test_file_vanishing_after_scan_is_skipped(tmp_path):
     assert str(tmp_path / "a" / "good0.mp4") not in paths
 
 
+def jpeg_bytes() -> bytes:
+    """A real JPEG photo (what a user renamed to .mp4 in issue 9)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((48, 64, 3), 128, np.uint8)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def _listed(report) -> dict[str, int]:
+    """Lines per category under the report's first line."""
+    kinds = [line.split()[0] for line in str(report).splitlines()[1:]]
+    return {kind: kinds.count(kind) for kind in set(kinds)}
+
+
 def test_check_reports_each_kind_of_problem(tmp_path, bad_files):
-    write_video(tmp_path / "a" / "short.mp4", counter_video(3))
+    write_video(tmp_path / "a" / "short.mp4", counter_video(5))  # 4 frames read, 7 spanned
+    write_video(tmp_path / "a" / "few.mp4", counter_video(3))  # fewer than the 4 read
+    (tmp_path / "b" / "photo.mp4").write_bytes(jpeg_bytes())
     ds = VideoDataset.from_folder(tmp_path, spec=SPEC)
     report = ds.check(workers=2, progress=False)
-    assert sorted(report.bad_paths) == sorted(str(p) for p in bad_files)
-    assert [p for p, _ in report.too_short] == [str(tmp_path / "a" / "short.mp4")]
-    assert report.frames_needed == 7
-    assert "3 unreadable" in str(report)
+    zero, text, truncated = (str(p) for p in bad_files)
+    photo = str(tmp_path / "b" / "photo.mp4")
+    assert report.empty == [zero]  # 0 bytes: empty, and only there
+    assert sorted(p for p, _ in report.unreadable) == sorted([text, truncated])
+    assert report.still == [photo]
+    assert report.too_few == [(str(tmp_path / "a" / "few.mp4"), 3)]
+    assert report.too_short == [(str(tmp_path / "a" / "short.mp4"), 5)]
+    assert sorted(report.bad_paths) == sorted([zero, text, truncated, photo])
+    assert (report.frames_needed, report.frames_per_clip) == (7, 4)
+    first = str(report).splitlines()[0]
+    assert first.startswith(f"{len(ds)} videos checked: {len(ds) - 4} readable, ")
+    assert "2 unreadable, 1 empty, 1 still images" in first
+    # the counts and the listing agree
+    assert _listed(report) == {"unreadable": 2, "empty": 1, "still": 1, "too": 2}
     clean = ds.without(report.bad_paths)
-    assert len(clean) == len(ds) - 3 and clean.check(progress=False).ok
+    assert len(clean) == len(ds) - 4 and clean.check(progress=False).ok
+
+
+def test_check_of_a_list_reports_the_missing_files(tmp_path):
+    write_video(tmp_path / "v" / "a.mp4", counter_video(8))
+    (tmp_path / "list.txt").write_text("v/a.mp4 run\nv/gone.mp4 walk\n")
+    ds = VideoDataset.from_list(tmp_path / "list.txt", spec=SPEC)
+    report = ds.check(workers=1, progress=False)
+    assert report.total == 2 and not report.ok
+    assert report.unreadable == [
+        (str(tmp_path / "v" / "gone.mp4"), "listed, but there is no such file")
+    ]
+    assert str(report).startswith("2 videos checked: 1 readable, 1 unreadable")
 
 
 def _open_fds() -> int:

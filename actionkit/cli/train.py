@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from actionkit.cli._common import (
     UsageError,
@@ -13,7 +14,14 @@ from actionkit.cli._common import (
     positive_float,
     progress,
 )
-from actionkit.train.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from actionkit.recipe import RECIPE_FIELDS
+from actionkit.train.config import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+    existing_run_files,
+)
 
 
 class _Renamed(argparse.Action):
@@ -100,7 +108,13 @@ def _add_train(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         help="start from this checkpoint of --model's architecture instead of the published "
         "weights (e.g. a file downloaded by hand, or an earlier run's model.pt)",
     )
-    p.add_argument("--resume", action="store_true", help="continue the run saved in RUN_DIR")
+    run = p.add_mutually_exclusive_group()
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in RUN_DIR (with --epochs N: extend a finished run to N)",
+    )
+    run.add_argument("--overwrite", action="store_true", help="replace the run already in RUN_DIR")
 
 
 #: The TrainConfig fields `train` sets, as option keywords (the default is TrainConfig's).
@@ -129,39 +143,119 @@ _SETTINGS: dict[str, dict] = {
 }  # fmt: skip
 
 
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _add_train_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per entry of ``_SETTINGS``, its default from :class:`TrainConfig`."""
+    """One option per entry of ``_SETTINGS``; unset ones come from :class:`TrainConfig`
+    (its own default, or the model's recipe where that is ``None``)."""
     defaults = TrainConfig()
     for name, options in _SETTINGS.items():
         default = getattr(defaults, name)
         options = dict(options)
-        if options.get("action") != "store_true":
-            shown = "off" if default is None else default
-            options["help"] = f"{options.get('help', '')} (default {shown})".lstrip()
-        parser.add_argument("--" + name.replace("_", "-"), default=default, **options)
+        if name == "channels_last":
+            options = {"action": argparse.BooleanOptionalAction, "help": options["help"]}
+        if default is None and name in RECIPE_SET:
+            shown = "the model's recipe"
+        else:
+            shown = "off" if default is None or default is False else default
+        options["help"] = f"{options.get('help', '')} (default: {shown})".lstrip()
+        parser.add_argument(_option(name), default=None, **options)
+
+
+#: Settings that default to the model's recipe (`actionkit models` shows the recipes).
+RECIPE_SET = frozenset({*RECIPE_FIELDS, "channels_last"})
+
+
+def _given_settings(args: argparse.Namespace) -> dict:
+    """The training settings typed on the command line, checked (before torch is imported);
+    a bad value is named by its option."""
+    given = {name: getattr(args, name) for name in _SETTINGS if getattr(args, name) is not None}
+    try:
+        TrainConfig(**given)
+    except ValueError as error:
+        text = str(error)
+        for name in given:
+            text = text.replace(f"{name}=", f"{_option(name)} ")
+        raise UsageError(text) from None
+    return given
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from actionkit.train.workflow import build_model, load_dataset, train_and_evaluate
-
+    given = _given_settings(args)
     need_path(args.data, "DATA")
     if args.val:
         need_path(args.val, "--val")
+    _check_out_dir(args)
+    from actionkit.train.workflow import build_model, load_dataset, train_and_evaluate
+
     classes = load_dataset(args.data, train=False).classes
+    if len(classes) < 2:
+        raise UsageError(
+            f"DATA {args.data} has {len(classes)} class ({', '.join(classes) or 'none'}): a "
+            "classifier needs at least two; add a class of clips without the action "
+            "(e.g. DATA/background/)"
+        )
     model = build_model(
         args.model, len(classes), pretrained=not args.scratch, weights=args.weights,
         clip_len=args.clip_len, segments=args.segments, crop_size=args.crop_size,
-        seed=args.seed,
+        seed=given.get("seed", 0),
     )  # fmt: skip
-    config = TrainConfig(**{name: getattr(args, name) for name in _SETTINGS})
+    if args.resume:
+        _check_resumed_settings(Path(args.out) / "checkpoint.pt", given)
+    config = TrainConfig(**given) if (given or not args.resume) else None
     result = train_and_evaluate(
         model, args.data, args.out, val=args.val, val_fraction=args.val_fraction,
         config=config, eval_clips=args.eval_clips, flip=args.flip, resume=args.resume,
-        progress=progress(),
+        overwrite=args.overwrite, progress=progress(),
     )  # fmt: skip
     print(result.report)
     print(result.summary())
     return 0
+
+
+def _check_out_dir(args: argparse.Namespace) -> None:
+    """Refuse to train over a run in --out unless --resume or --overwrite (before any work)."""
+    out = Path(args.out)
+    found = existing_run_files(out)
+    if args.resume and found and not (out / "checkpoint.pt").exists():
+        raise UsageError(
+            f"--resume: {out} holds {', '.join(found)} but no checkpoint.pt to continue from; "
+            "use --overwrite to start again there"
+        )
+    if found and not (args.resume or args.overwrite):
+        raise UsageError(
+            f"{out} already holds a training run ({', '.join(found)}): add --resume to "
+            "continue it, --overwrite to replace it, or choose another --out"
+        )
+
+
+def _check_resumed_settings(checkpoint: Path, given: dict) -> None:
+    """--resume takes the saved run's settings: the same values may be typed again, others
+    are refused by name (--epochs is the run's total: more extends a finished run)."""
+    if not checkpoint.exists():
+        return  # nothing to continue: a new run
+    from actionkit.train.checkpoint import load_checkpoint, resume_config
+
+    state = load_checkpoint(checkpoint)
+    saved = TrainConfig.from_dict(state["config"])
+    differ = [
+        f"{_option(name)} {value} (the run's: {getattr(saved, name)})"
+        for name, value in given.items()
+        if name != "epochs" and value != getattr(saved, name)
+    ]
+    if differ:
+        raise UsageError(
+            f"--resume continues the run in {checkpoint.parent} with its saved settings; "
+            f"these differ: {'; '.join(differ)}. Drop them, or start a new run (--overwrite "
+            "or another --out); --epochs N extends a finished run to N epochs"
+        )
+    if "epochs" in given:
+        try:
+            resume_config(state, {"epochs": given["epochs"]})
+        except ValueError as error:
+            raise UsageError(f"--resume: {str(error).replace('epochs=', '--epochs ')}") from None
 
 
 def _add_evaluate(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

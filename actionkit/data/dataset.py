@@ -6,16 +6,14 @@ import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from actionkit.data import presets, sampling, sources, transforms
+from actionkit.data.check import CheckReport, check_videos
 from actionkit.data.sources import PathLike, Sample, SampleList
 from actionkit.spec import InputSpec
 from actionkit.video import VideoReadError, open_video
@@ -179,8 +177,35 @@ class VideoDataset(torch.utils.data.Dataset):
     def split(
         self, val_fraction: float = 0.2, seed: int = 0, num_clips: int = 1
     ) -> tuple[VideoDataset, VideoDataset]:
-        """Seeded stratified train/validation split; the validation part is in test mode."""
+        """Seeded stratified train/validation split; the validation part is in test mode.
+
+        Each class keeps at least one video for training and holds out
+        ``round(count * val_fraction)`` of its videos.
+
+        Raises:
+            ValueError: the split would hold out no video at all (the message gives the videos
+                per class and the smallest ``val_fraction`` that holds one out).
+        """
         train, val = sources.stratified_split(self.samples, val_fraction, seed)
+        if not val:
+            counts = Counter(self.classes[s.label] for s in self.samples)
+            shown = ", ".join(f"{name} {counts.get(name, 0)}" for name in self.classes)
+            most = max(counts.values(), default=0)
+            hint = (
+                f"use val_fraction >= {(50 // most + 1) / 100:.2f} (--val-fraction) or"
+                if most >= 2
+                else "add videos (a class needs 2: one to train, one to validate), or"
+            )
+            raise ValueError(
+                f"val_fraction={val_fraction} holds out no video for validation (videos per "
+                f"class: {shown}); {hint} give validation videos (--val)"
+            )
+        missing = sorted(set(range(len(self.classes))) - {s.label for s in val})
+        if missing:
+            log.warning(
+                "no validation video for %s (too few videos): validation leaves them out",
+                ", ".join(self.classes[i] for i in missing),
+            )
         return self.subset(train, train=True), self.subset(val, train=False, num_clips=num_clips)
 
     # -- items -------------------------------------------------------------------------------
@@ -282,28 +307,13 @@ class VideoDataset(torch.utils.data.Dataset):
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
     def check(self, workers: int | None = None, progress: bool = True) -> CheckReport:
-        """Open every video (in parallel) and report the unreadable, empty and too short ones."""
-        need = sampling.clip_span(self.spec.frames_per_sample, self.spec.frame_step)
-        if self.spec.uses_segments:
-            need = self.spec.num_segments * self.spec.clip_len
-        workers = workers or min(8, (os.cpu_count() or 1) * 2)
-        report = CheckReport(total=len(self.samples), frames_needed=need)
-        with ThreadPoolExecutor(workers) as pool:
-            results = pool.map(lambda s: _check_one(s.path, self.backend), self.samples)
-            for sample, (frames, error) in tqdm(
-                zip(self.samples, results, strict=True),
-                total=len(self.samples),
-                desc="checking videos",
-                disable=not progress,
-            ):
-                path = str(sample.path)
-                if error is not None:
-                    report.unreadable.append((path, error))
-                elif frames == 0:
-                    report.empty.append(path)
-                elif frames < need:
-                    report.too_short.append((path, frames))
-        return report
+        """Open every video (in parallel) and report the unreadable, empty, still-image and too
+        short ones, and the listed files that are missing (see
+        :func:`~actionkit.data.check.check_videos`)."""
+        return check_videos(
+            [s.path for s in self.samples], self.spec, missing=self.missing,
+            backend=self.backend, workers=workers, progress=progress,
+        )  # fmt: skip
 
     def without(self, paths: Sequence[str]) -> VideoDataset:
         """A copy without the given files (e.g. ``report.bad_paths`` from :meth:`check`)."""
@@ -323,47 +333,3 @@ class VideoDataset(torch.utils.data.Dataset):
             f"VideoDataset({len(self)} videos, {len(self.classes)} classes, {mode}, "
             f"{self.spec.layout} {self.spec.frames_per_sample}×{self.spec.crop_size}²)"
         )
-
-
-def _check_one(path: Path, backend: str) -> tuple[int, str | None]:
-    try:
-        with open_video(path, backend=backend) as reader:
-            n = len(reader)
-            if n:
-                reader.read([0, n - 1])
-            return n, None
-    except VideoReadError as error:
-        return 0, error.reason
-    except (IndexError, OSError) as error:
-        return 0, str(error)
-
-
-@dataclass
-class CheckReport:
-    """What :meth:`VideoDataset.check` found."""
-
-    total: int
-    frames_needed: int
-    unreadable: list[tuple[str, str]] = field(default_factory=list)
-    empty: list[str] = field(default_factory=list)
-    too_short: list[tuple[str, int]] = field(default_factory=list)
-
-    @property
-    def bad_paths(self) -> list[str]:
-        """Files that cannot be trained on (unreadable or empty); short ones are looped."""
-        return [p for p, _ in self.unreadable] + self.empty
-
-    @property
-    def ok(self) -> bool:
-        return not self.bad_paths
-
-    def __str__(self) -> str:
-        lines = [
-            f"{self.total} videos checked: {self.total - len(self.bad_paths)} readable, "
-            f"{len(self.unreadable)} unreadable, {len(self.empty)} empty, "
-            f"{len(self.too_short)} shorter than a clip ({self.frames_needed} frames; looped)"
-        ]
-        lines += [f"  unreadable  {p}: {why}" for p, why in self.unreadable]
-        lines += [f"  empty       {p}" for p in self.empty]
-        lines += [f"  too short   {p}: {n} frames" for p, n in self.too_short]
-        return "\n".join(lines)

@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm.auto import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from actionkit.utils.atomic import atomic_path
 from actionkit.utils.pool import JobFailed, run_jobs
+from actionkit.utils.progress import progress_bar
 from actionkit.video import is_video_file
 from actionkit.video.transcode import (
     TEMP_SUFFIX,
@@ -309,7 +309,7 @@ def prepare_dataset(
     total = len(todo) + len(copy_todo)
     with (
         logging_redirect_tqdm(),
-        tqdm(total=total, desc="preparing", unit="file", disable=not progress) as bar,
+        progress_bar(total=total, desc="preparing", unit="file", show=progress) as bar,
     ):
 
         def done(result: _Result) -> None:

@@ -15,6 +15,7 @@ import torch
 
 from actionkit.data.transforms import denormalize
 from actionkit.spec import InputSpec
+from actionkit.utils.fonts import font_families
 
 __all__ = ["clip_frames", "show_batch"]
 
@@ -36,6 +37,10 @@ def _items(batch: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mappi
     return list(batch)
 
 
+def _name(classes: Sequence[str], label: int) -> str:
+    return classes[label] if 0 <= label < len(classes) else "unreadable"
+
+
 def show_batch(
     batch: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     classes: Sequence[str],
@@ -51,25 +56,26 @@ def show_batch(
         frames: Frames shown per clip, evenly spaced.
 
     Returns:
-        The matplotlib Figure (one row per clip).
+        The matplotlib Figure (one row per clip), titled in a font that has the glyphs of the
+        class names (:func:`~actionkit.utils.fonts.font_families`).
     """
     import matplotlib.pyplot as plt
 
     items = _items(batch)
+    names = [_name(classes, int(item["label"])) for item in items]
+    family = font_families([*names, " · t=0123456789"])
     fig, axes = plt.subplots(
         len(items), frames, figsize=(2 * frames, 2 * len(items)), squeeze=False
     )
-    for row, item in zip(axes, items, strict=True):
+    for row, item, name in zip(axes, items, names, strict=True):
         video = item["video"]
         if video.ndim == 5:  # several clips: show the first
             video = video[0]
         clip = clip_frames(video, spec)
         picks = np.linspace(0, len(clip) - 1, frames).round().astype(int)
-        label = int(item["label"])
-        name = classes[label] if 0 <= label < len(classes) else "unreadable"
         for ax, t in zip(row, picks, strict=True):
             ax.imshow(clip[t])
             ax.set_axis_off()
-            ax.set_title(f"{name} · t={t}", fontsize=8)
+            ax.set_title(f"{name} · t={t}", fontsize=8, fontfamily=family)
     fig.tight_layout()
     return fig

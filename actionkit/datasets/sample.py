@@ -49,11 +49,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-from tqdm.auto import tqdm
 
 from actionkit.datasets._render import SAMPLE_CLASSES, render_sample_video
 from actionkit.utils.atomic import write_text
 from actionkit.utils.locks import file_lock
+from actionkit.utils.progress import progress_bar
 from actionkit.video import write_video
 
 __all__ = ["SAMPLE_CLASSES", "make_sample_dataset", "render_sample_video"]
@@ -296,7 +296,7 @@ def _build(root: Path, params: dict) -> None:
     workers = max(1, min(4, os.cpu_count() or 1))
     with (
         ThreadPoolExecutor(workers) as pool,  # x264 and most of numpy release the GIL
-        tqdm(total=len(expected), desc="sample dataset", unit="video", leave=False) as bar,
+        progress_bar(total=len(expected), desc="sample dataset", unit="video", leave=False) as bar,
     ):
         jobs = [pool.submit(_build_one, root, cls, i, rel, params) for cls, i, rel in expected]
         try:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from actionkit.data import VideoDataset
 from actionkit.evaluation.metrics import compute_report
 from actionkit.evaluation.report import EvalReport
 from actionkit.models.base import uses_segments
+from actionkit.utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ def score_videos(
     model.eval()
     start = time.perf_counter()
     parts: dict[str, list[torch.Tensor]] = {"index": [], "label": [], "clips": []}
-    bar = tqdm(
-        loader, desc="evaluating", unit="batch", disable=not progress or not acc.is_main_process
+    bar = progress_bar(
+        loader, desc="evaluating", unit="batch", show=progress and acc.is_main_process
     )
     with torch.inference_mode():
         for batch in bar:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from actionkit.data.preview import clip_frames
+from actionkit.utils.fonts import font_families
 
 __all__ = ["plot_confusion_matrix", "plot_misclassified"]
 
@@ -30,7 +31,8 @@ def plot_confusion_matrix(
         ax: Axes to draw in; by default a new figure whose size grows with ``C``.
 
     Returns:
-        The matplotlib Figure. Cells carry their percentage (or count) when ``C <= 30``.
+        The matplotlib Figure. Cells carry their percentage (or count) when ``C <= 30``. Class
+        names are drawn in a font that has their glyphs (:mod:`actionkit.utils.fonts`).
     """
     counts = np.asarray(confusion)
     size = len(classes)
@@ -51,10 +53,10 @@ def plot_confusion_matrix(
     top = 1.0 if normalize else max(1.0, float(shown.max()))
     image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=top)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fontsize = 8 if size <= 30 else 7
+    labels = dict(fontsize=8 if size <= 30 else 7, fontfamily=font_families(classes))
     ticks = np.arange(size)
-    ax.set_xticks(ticks, labels=list(classes), rotation=90, fontsize=fontsize)
-    ax.set_yticks(ticks, labels=list(classes), fontsize=fontsize)
+    ax.set_xticks(ticks, labels=list(classes), rotation=90, **labels)
+    ax.set_yticks(ticks, labels=list(classes), **labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (% of each true class)" if normalize else "confusion matrix")
@@ -86,7 +88,8 @@ def plot_misclassified(report_or_predictions, data, n: int = 8, frames: int = 4)
         frames: Frames shown per video, evenly spaced over its first clip.
 
     Returns:
-        The matplotlib Figure; each row is titled ``true → predicted (score)``.
+        The matplotlib Figure; each row is titled ``true → predicted (score)``, in a font that
+        has the glyphs of the class names.
     """
     import matplotlib.pyplot as plt
 
@@ -104,19 +107,18 @@ def plot_misclassified(report_or_predictions, data, n: int = 8, frames: int = 4)
         return fig
     wrong = wrong[:n]
     where = {str(sample.path): i for i, sample in enumerate(data.samples)}
+    titles = [f"{classes[p['label']]} → {classes[p['pred']]} ({p['score']:.2f})" for p in wrong]
+    family = font_families(titles)
     fig, axes = plt.subplots(
         len(wrong), frames, figsize=(2 * frames, 2.3 * len(wrong)), squeeze=False
     )
-    for row, prediction in zip(axes, wrong, strict=True):
+    for row, prediction, title in zip(axes, wrong, titles, strict=True):
         clip = clip_frames(_first_clip(data, where, prediction), data.spec)
         picks = np.linspace(0, len(clip) - 1, frames).round().astype(int)
         for ax, t in zip(row, picks, strict=True):
             ax.imshow(clip[t])
             ax.set_axis_off()
-        true, predicted = classes[prediction["label"]], classes[prediction["pred"]]
-        row[0].set_title(
-            f"{true} → {predicted} ({prediction['score']:.2f})", loc="left", fontsize=9
-        )
+        row[0].set_title(title, loc="left", fontsize=9, fontfamily=family)
     top = 1 - 0.3 / fig.get_figheight()  # room for the first row's title
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=top, wspace=0.05, hspace=0.3)
     return fig

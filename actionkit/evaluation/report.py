@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,26 @@ import numpy as np
 from actionkit.evaluation import plots
 from actionkit.utils.atomic import write_bytes
 
-__all__ = ["FORMAT_VERSION", "EvalReport"]
+__all__ = ["FORMAT_VERSION", "EvalReport", "display_width", "pad"]
 
 FORMAT_VERSION = 1
 """Version of the JSON written by :meth:`EvalReport.save`."""
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: 2 per wide (CJK) character, 0 per combining mark."""
+    return sum(map(_char_width, text))
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.category(char) in ("Mn", "Me", "Cc", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (:func:`display_width`)."""
+    return text + " " * max(0, width - display_width(text))
 
 
 @dataclass(eq=False)
@@ -36,7 +53,8 @@ class EvalReport:
         num_videos: Videos scored (unreadable ones excluded).
         unreadable: Paths (or row indices as strings) of the videos that could not be read.
         top1: Video-level top-1 accuracy.
-        top5: Video-level top-k accuracy with ``k = min(5, len(classes))``.
+        top5: Video-level top-k accuracy with ``k = min(5, len(classes))`` (always 1 with five
+            classes or fewer: the text views then leave it out, see :attr:`topk_label`).
         mean_class_accuracy: Mean per-class recall over the classes that have test videos.
         clip_top1: Clip-level top-1 accuracy, or ``None`` without clip scores.
         per_class: One dict per class: ``class``, ``precision``, ``recall``, ``f1``, ``support``.
@@ -65,6 +83,15 @@ class EvalReport:
         """The ``k`` of :attr:`top5`: ``min(5, number of classes)``."""
         return min(5, len(self.classes))
 
+    @property
+    def topk_label(self) -> str | None:
+        """``"top-5"`` when :attr:`top5` says something, i.e. with more than five classes.
+
+        ``None`` with five classes or fewer, where every video is among its top ``k`` and
+        :attr:`top5` is 100 %: summaries then show top-1 only.
+        """
+        return f"top-{self.topk}" if self.topk < len(self.classes) else None
+
     # -- queries -----------------------------------------------------------------------------
     def most_confused(self, k: int = 5, min_count: int = 1) -> list[tuple[str, str, int]]:
         """The ``k`` largest off-diagonal cells of the confusion matrix.
@@ -88,9 +115,10 @@ class EvalReport:
     # -- views -------------------------------------------------------------------------------
     def _headline(self) -> list[tuple[str, str]]:
         pct = "{:.2f} %".format
+        topk = [] if self.topk_label is None else [(self.topk_label, pct(100 * self.top5))]
         return [
             ("top-1", pct(100 * self.top1)),
-            (f"top-{self.topk}", pct(100 * self.top5)),
+            *topk,
             ("mean class accuracy", pct(100 * self.mean_class_accuracy)),
             ("clip top-1", "n/a" if self.clip_top1 is None else pct(100 * self.clip_top1)),
             ("videos", str(self.num_videos)),
@@ -104,11 +132,11 @@ class EvalReport:
     def table(self, max_confused: int = 10) -> str:
         """Plain-text summary: headline numbers, per-class table, most confused pairs."""
         lines = [f"{name:<20} {value}" for name, value in self._headline()]
-        width = max(len("class"), *(len(c) for c in self.classes))
-        lines += ["", f"{'class':<{width}}  precision  recall      f1  support"]
+        width = max(display_width("class"), *(display_width(c) for c in self.classes))
+        lines += ["", f"{pad('class', width)}  precision  recall      f1  support"]
         for row in self.per_class:
             lines.append(
-                f"{row['class']:<{width}}  {100 * row['precision']:8.1f}%"
+                f"{pad(row['class'], width)}  {100 * row['precision']:8.1f}%"
                 f"  {100 * row['recall']:5.1f}%  {100 * row['f1']:5.1f}%  {row['support']:7d}"
             )
         confused = self.most_confused(max_confused)
@@ -121,12 +149,14 @@ class EvalReport:
         return "\n".join(lines)
 
     def __str__(self) -> str:
+        """The :meth:`table`, as ``report.txt`` holds it."""
         return self.table()
 
     def __repr__(self) -> str:
+        topk = "" if self.topk_label is None else f"top{self.topk}={self.top5:.4f}, "
         return (
             f"EvalReport({self.num_videos} videos, {len(self.classes)} classes, "
-            f"top1={self.top1:.4f}, top{self.topk}={self.top5:.4f}, "
+            f"top1={self.top1:.4f}, {topk}"
             f"mean_class_accuracy={self.mean_class_accuracy:.4f})"
         )
 

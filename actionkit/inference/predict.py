@@ -27,14 +27,43 @@ import torch
 from actionkit.data.presets import eval_transform, select_frames
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
+from actionkit.utils.threads import ensure_passive_omp
 from actionkit.video import open_video
 
-__all__ = ["Prediction", "predict", "select_clips"]
+__all__ = [
+    "ON_SHORT",
+    "Prediction",
+    "ShortVideoError",
+    "check_length",
+    "default_batch_size",
+    "predict",
+    "select_clips",
+]
 
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
 VideoInput = str | os.PathLike | np.ndarray | torch.Tensor
+
+#: What ``on_short`` accepts: what to do with a video of fewer frames than one clip reads.
+ON_SHORT = ("warn", "error", "ignore")
+
+
+class ShortVideoError(ValueError):
+    """A video (or still image) with fewer frames than one clip of the model reads.
+
+    Attributes:
+        path: The file, or ``None`` for frames given as an array.
+        num_frames: Its frame count.
+        needed: Frames one clip reads (``model.input_spec.frames_per_sample``).
+    """
+
+    def __init__(self, path: str | None, num_frames: int, needed: int) -> None:
+        self.path, self.num_frames, self.needed = path, num_frames, needed
+        super().__init__(short_video_message(path, num_frames, needed))
+
+    def __reduce__(self):  # pickles with its arguments (e.g. out of a worker process)
+        return (type(self), (self.path, self.num_frames, self.needed))
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,7 +109,8 @@ def predict(
     top_k: int = 5,
     num_clips: int = 10,
     device: str | torch.device | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
+    on_short: str = "warn",
 ) -> Prediction:
     """Classify one video: ``num_clips`` test clips, softmax averaged.
 
@@ -97,34 +127,97 @@ def predict(
         top_k: Number of classes in ``labels``/``scores`` (at most the number of classes).
         num_clips: Test clips (or segment samplings) averaged.
         device: Where to run; the model is moved there. ``None``: where the model is.
-        batch_size: Clips per forward pass.
+        batch_size: Clips per forward pass; ``None``: :func:`default_batch_size` of the device
+            (1 on the CPU, where bigger batches were measured slower, 8 on a GPU).
+        on_short: A video with fewer frames than one clip reads (``input_spec
+            .frames_per_sample``; a still image has one) has frames repeated to fill the clip,
+            and its scores say little: ``"warn"`` logs a warning naming the file,
+            ``"error"`` raises :class:`ShortVideoError`, ``"ignore"`` does neither.
 
     Returns:
         A :class:`Prediction`.
 
     Raises:
         VideoReadError: The file cannot be read (the error names it).
-        ValueError: Bad ``top_k``, ``num_clips`` or ``batch_size``, or frames that are empty or
-            not a uint8 ``T×H×W×3`` array.
+        ShortVideoError: ``on_short="error"`` and the video is too short (a ``ValueError``).
+        ValueError: Bad ``top_k``, ``num_clips``, ``batch_size`` or ``on_short``, or frames
+            that are empty or not a uint8 ``T×H×W×3`` array.
     """
+    ensure_passive_omp()  # sleeping OpenMP waits (warns once when it is too late for them)
     top_k = _positive_int("top_k", top_k)
     num_clips = _positive_int("num_clips", num_clips)
-    batch_size = _positive_int("batch_size", batch_size)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    _check_on_short(on_short)
     spec = model.input_spec
     if isinstance(video, (str, os.PathLike)):
         path: str | None = os.fspath(video)
         with open_video(path) as reader:
+            check_length(path, len(reader), spec, on_short)
             indices = select_clips(len(reader), spec, num_clips)
+            # one read for every clip: each frame is decoded once, in a single forward pass
             frames = reader.read(indices.ravel(), short_side=spec.resize)
     else:
         path = None
         array = _as_frames(video)
+        check_length(None, len(array), spec, on_short)
         indices = select_clips(len(array), spec, num_clips)
         frames = array[indices.ravel()]
-    clips = _transform_clips(frames, indices.shape, eval_transform(spec))
+    transform = eval_transform(spec)
+    per_clip = indices.shape[1]
     with _evaluating(model, device) as run_on:
-        probs = _clip_probs(model, clips, run_on, batch_size).mean(axis=0)
-    return _prediction(probs, _class_names(model, len(probs)), top_k, path)
+        batch = batch_size or default_batch_size(run_on)
+        probs = []
+        for lo in range(0, num_clips, batch):  # transform a batch at a time: less memory
+            rows = indices[lo : lo + batch]
+            part = frames[lo * per_clip : (lo + len(rows)) * per_clip]
+            clips = _transform_clips(part, rows.shape, transform)
+            probs.append(_clip_probs(model, clips, run_on, batch))
+        mean = np.concatenate(probs).mean(axis=0)
+    return _prediction(mean, _class_names(model, len(mean)), top_k, path)
+
+
+def default_batch_size(device: str | torch.device) -> int:
+    """Clips per forward pass when none is given: 1 on the CPU, 8 elsewhere (GPUs).
+
+    On the CPU a batch brings no speed (the cores are busy with one clip already) and costs
+    big short-lived buffers (a batch of 8 TSM clips at 224 px: 100 MB activations), which the
+    allocator gets from and returns to the kernel at every layer: measured 1.6-5x slower than
+    batch 1, half of it system time (benchmarks/bench_cli.py).
+    """
+    return 1 if torch.device(device).type == "cpu" else 8
+
+
+def check_length(path: str | None, num_frames: int, spec: InputSpec, on_short: str) -> bool:
+    """Whether a video of ``num_frames`` frames fills one clip of ``spec``; act on ``on_short``
+    (see :func:`predict`) when it does not.
+
+    Raises:
+        ShortVideoError: ``on_short="error"`` and it does not.
+    """
+    needed = spec.frames_per_sample
+    if num_frames >= needed:
+        return True
+    if on_short == "error":
+        raise ShortVideoError(path, num_frames, needed)
+    if on_short == "warn":
+        log.warning("%s", short_video_message(path, num_frames, needed))
+    return False
+
+
+def short_video_message(path: str | None, num_frames: int, needed: int) -> str:
+    """Why a video is too short for a clip, in words (names the file and the counts)."""
+    what = "a still image (1 frame)" if num_frames == 1 else f"only {num_frames} frames"
+    name = path if path is not None else "<frames>"
+    return (
+        f"{name}: {what}, fewer than the {needed} frames one clip of the model reads; "
+        "frames are repeated to fill it, so its scores mean little"
+    )
+
+
+def _check_on_short(on_short: object) -> None:
+    if on_short not in ON_SHORT:
+        raise ValueError(f"on_short={on_short!r} is not one of {ON_SHORT}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,21 +20,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from actionkit.data.presets import eval_transform
 from actionkit.inference.predict import (
+    _check_on_short,
     _class_names,
     _clip_probs,
     _evaluating,
     _number,
     _positive_int,
     _transform_clips,
+    check_length,
+    default_batch_size,
     select_clips,
 )
 from actionkit.models.base import VideoClassifier
 from actionkit.spec import InputSpec
 from actionkit.utils.atomic import write_text
+from actionkit.utils.fonts import font_families
+from actionkit.utils.progress import progress_bar
+from actionkit.utils.threads import ensure_passive_omp
 from actionkit.video import VideoReadError, open_video
 
 __all__ = ["Timeline", "predict_timeline", "window_clip", "window_times"]
@@ -42,6 +47,8 @@ __all__ = ["Timeline", "predict_timeline", "window_clip", "window_times"]
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
+
+_READ_WINDOWS = 8  # windows decoded per read (whatever the batch size)
 
 
 @dataclass
@@ -138,7 +145,9 @@ class Timeline:
         ax.set_ylim(0, 1)
         if self.path is not None:
             ax.set_title(Path(self.path).name)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+        names = [self.classes[int(c)] for c in order]
+        prop = {"family": font_families(names), "size": "small"}
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), prop=prop)
         fig.tight_layout()
         return fig
 
@@ -150,21 +159,23 @@ def predict_timeline(
     window: float = 2.0,
     stride: float = 1.0,
     device: str | torch.device | None = None,
-    batch_size: int = 8,
+    batch_size: int | None = None,
     progress: bool = True,
+    on_short: str = "warn",
 ) -> Timeline:
     """Class scores over time: one clip per sliding window of ``window`` seconds.
 
     Windows start every ``stride`` seconds, at ``0, stride, 2·stride...``, as long as they fit
-    in the video (the tail shorter than a stride after the last window is not scored); a video
-    shorter than one window gives one window covering it. Frame ``i`` is at time ``i / fps``.
+    in the video; when the last of them ends before the video does, one more window, ending
+    at the video's end, covers the tail (so every moment is scored). A video shorter than one
+    window gives one window covering it. Frame ``i`` is at time ``i / fps``.
 
     Each window is scored as evaluation would score a clip cut at that window with one test
     clip: a 3D model sees one clip of ``clip_len`` frames at its own ``frame_step``, centred in
     the window (looped within the window when the window is shorter than the clip); a segment
     model sees its ``num_segments`` segment centres spread over the window. Keeping the model's
     frame step (rather than stretching the clip over a longer window) keeps the motion speed it
-    was trained on. Frames are read ``batch_size`` windows at a time, never the whole video.
+    was trained on. Frames are read a few windows at a time, never the whole video.
 
     Args:
         model: The classifier (see :func:`predict`).
@@ -172,19 +183,27 @@ def predict_timeline(
         window: Window length in seconds (> 0).
         stride: Seconds between window starts (> 0).
         device: Where to run; the model is moved there. ``None``: where the model is.
-        batch_size: Windows per forward pass (and per read).
+        batch_size: Windows per forward pass; ``None``: :func:`~actionkit.inference.predict
+            .default_batch_size` of the device (1 on the CPU, 8 on a GPU).
         progress: Show a progress bar.
+        on_short: What to do when the whole video has fewer frames than one clip reads (a
+            still image...): ``"warn"``, ``"error"`` or ``"ignore"``, as in :func:`predict`.
 
     Returns:
         A :class:`Timeline`.
 
     Raises:
         VideoReadError: The file cannot be read (the error names it).
-        ValueError: ``window`` or ``stride`` not a positive number, bad ``batch_size``.
+        ShortVideoError: ``on_short="error"`` and the video is too short (a ``ValueError``).
+        ValueError: ``window`` or ``stride`` not a positive number, bad ``batch_size`` or
+            ``on_short``.
     """
+    ensure_passive_omp()
     window = _positive_seconds("window", window)
     stride = _positive_seconds("stride", stride)
-    batch_size = _positive_int("batch_size", batch_size)
+    if batch_size is not None:
+        batch_size = _positive_int("batch_size", batch_size)
+    _check_on_short(on_short)
     spec = model.input_spec
     transform = eval_transform(spec)
     path = os.fspath(path)
@@ -193,6 +212,7 @@ def predict_timeline(
         num_frames, fps = len(reader), reader.info.fps
         if not fps > 0:
             raise VideoReadError(path, "no frame rate: cannot place windows in time")
+        check_length(path, num_frames, spec, on_short)
         starts, ends = window_times(num_frames / fps, window, stride)
         # Every window holds at least one frame, even one shorter than a frame interval.
         first = np.minimum(_frame_range(starts, fps, num_frames), num_frames - 1)
@@ -200,13 +220,15 @@ def predict_timeline(
         windows = np.stack(
             [window_clip(int(a), int(b - a), spec) for a, b in zip(first, last, strict=True)]
         )
-        bar = tqdm(total=len(windows), desc=Path(path).name, unit="window", disable=not progress)
+        bar = progress_bar(total=len(windows), desc=Path(path).name, unit="window", show=progress)
         with bar, _evaluating(model, device) as run_on:
-            for lo in range(0, len(windows), batch_size):
-                indices = windows[lo : lo + batch_size]
+            batch = batch_size or default_batch_size(run_on)
+            chunk = max(batch, _READ_WINDOWS)  # one read decodes overlapping windows once
+            for lo in range(0, len(windows), chunk):
+                indices = windows[lo : lo + chunk]
                 frames = reader.read(indices.ravel(), short_side=spec.resize)
                 clips = _transform_clips(frames, indices.shape, transform)
-                scores.append(_clip_probs(model, clips, run_on, batch_size))
+                scores.append(_clip_probs(model, clips, run_on, batch))
                 bar.update(len(indices))
     probs = np.concatenate(scores)
     log.debug("%s: %d windows of %gs every %gs", path, len(starts), window, stride)
@@ -221,13 +243,16 @@ def window_clip(first: int, length: int, spec: InputSpec) -> np.ndarray:
 def window_times(duration: float, window: float, stride: float) -> tuple[np.ndarray, np.ndarray]:
     """Start and end times (s) of the windows of a ``duration``-second video.
 
-    ``floor((duration - window) / stride) + 1`` windows when the video holds one window, else a
-    single window ``[0, duration)``.
+    When the video holds one window: ``floor((duration - window) / stride) + 1`` windows
+    ``stride`` apart from 0, and, if the last of them ends before ``duration``, one more
+    ``[duration - window, duration)`` for the tail. Else a single window ``[0, duration)``.
     """
     if duration < window:
         return np.zeros(1), np.array([float(duration)])
     count = math.floor((duration - window) / stride + 1e-9) + 1
     starts = np.arange(count) * stride
+    if starts[-1] + window < duration - 1e-6:
+        starts = np.append(starts, duration - window)
     return starts, starts + window
 
 

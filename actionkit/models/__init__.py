@@ -15,15 +15,18 @@ from actionkit.models import r2plus1d, torchvision_video, tsn  # noqa: F401  (th
 from actionkit.models._registry import (
     create_model,
     get_builder,
+    guess_arch,
     list_models,
     model_options,
     register_model,
 )
 from actionkit.models.base import VideoClassifier, uses_segments
+from actionkit.models.catalog import ModelInfo, model_info, weights_available
 from actionkit.models.io import load_model, save_model
 from actionkit.models.weights import WeightsError, WeightsRecord, cache_dir, download
 
 __all__ = [
+    "ModelInfo",
     "VideoClassifier",
     "WeightsError",
     "WeightsRecord",
@@ -31,10 +34,13 @@ __all__ = [
     "create_model",
     "download",
     "get_builder",
+    "guess_arch",
     "list_models",
     "load_model",
+    "model_info",
     "model_options",
     "register_model",
     "save_model",
     "uses_segments",
+    "weights_available",
 ]

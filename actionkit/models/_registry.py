@@ -4,21 +4,34 @@ A plain dict from name to builder, filled as each model module is imported (timm
 :mod:`actionkit.models` imports every model module, so ``create_model`` knows every name as soon
 as anything in :mod:`actionkit.models` is imported; an error inside a model module is an error,
 never a silently missing model.
+
+:func:`guess_arch` tells from a state_dict's keys and shapes which models it is for.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+import torch
+
+from actionkit.models import weights
 from actionkit.models.base import VideoClassifier
 from actionkit.models.weights import WeightsRecord
 
-__all__ = ["create_model", "get_builder", "list_models", "model_options", "register_model"]
+__all__ = [
+    "create_model",
+    "get_builder",
+    "guess_arch",
+    "list_models",
+    "model_options",
+    "register_model",
+]
 
 Builder = Callable[..., VideoClassifier]
 B = TypeVar("B", bound=Builder)
@@ -109,3 +122,45 @@ def create_model(
         num_classes=num_classes, pretrained=pretrained, weights=weights, progress=progress,
         **kwargs,
     )  # fmt: skip
+
+
+# -- which architecture a state_dict is for -------------------------------------------------------
+@functools.cache
+def _signature(name: str) -> tuple[frozenset[tuple[str, tuple[int, ...]]], frozenset[str]]:
+    """The (key, shape) pairs of ``name``'s state_dict but its classifier's, and those keys."""
+    with torch.device("meta"):  # no memory, no initialisation cost, no weights
+        model = create_model(name, pretrained=False)
+    head = frozenset(f"{model.classifier_name}.{k}" for k in model.get_classifier().state_dict())
+    body = frozenset(
+        (k, tuple(v.shape))
+        for k, v in model.state_dict().items()
+        if k not in head and not k.endswith("num_batches_tracked")
+    )
+    return body, head
+
+
+def guess_arch(state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """The registered models whose networks ``state_dict`` fits (any classifier size), sorted.
+
+    Several names come back where networks are the same (TSN and TSM of one backbone, the four
+    R(2+1)D-34); none where it fits no model.
+    """
+    found = []
+    for name in list_models():
+        try:
+            body, head = _signature(name)
+        except Exception:  # a builder that cannot build on the meta device: not guessable
+            continue
+        keys = frozenset(
+            (k, tuple(v.shape))
+            for k, v in state_dict.items()
+            if k not in head and not k.endswith("num_batches_tracked")
+        )
+        if keys == body:
+            found.append(name)
+    return found
+
+
+# The weights loader names the architecture of a checkpoint that does not fit; it sits below
+# this module, so it is told how here.
+weights.arch_guesser = guess_arch

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from actionkit.recipe import IG65M_RECIPE, Recipe
 from actionkit.spec import InputSpec
 
 __all__ = ["VideoClassifier", "check_classes", "new_linear_head", "uses_segments"]
@@ -56,6 +57,8 @@ class VideoClassifier(nn.Module):
     arch: str = ""
     input_spec: InputSpec = InputSpec()
     classes: list[str] | None = None
+    #: The training settings that suit this model (``TrainConfig`` fills unset ones from it).
+    recipe: Recipe = IG65M_RECIPE
     #: Dotted path of the final ``nn.Linear`` (``"fc"``, ``"head.1"``...).
     classifier_name: str = "fc"
     #: Dotted path of the dropout before it.

@@ -22,6 +22,7 @@ from actionkit.models.base import VideoClassifier
 from actionkit.models.layers import set_batchnorm
 from actionkit.models.video_resnet import VideoResNetClassifier, register_video_resnet
 from actionkit.models.weights import WeightsRecord
+from actionkit.recipe import TRANSFORMER_RECIPE
 from actionkit.resources import kinetics400_classes
 from actionkit.spec import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, InputSpec
 
@@ -225,6 +226,7 @@ class MViTClassifier(VideoClassifier):
 
     classifier_name = "head.1"
     head_dropout_name = "head.0"
+    recipe = TRANSFORMER_RECIPE
 
     def __init__(self, net: tv.MViT) -> None:
         super().__init__()
@@ -313,6 +315,7 @@ class Swin3DClassifier(VideoClassifier):
     """
 
     classifier_name = "head"
+    recipe = TRANSFORMER_RECIPE
 
     def __init__(self, net: tv.SwinTransformer3d, *, dropout: float = 0.0) -> None:
         super().__init__()

@@ -33,6 +33,7 @@ from actionkit.models.backbones_2d import BACKBONES, Backbone2d, create_backbone
 from actionkit.models.base import VideoClassifier
 from actionkit.models.layers import insert_temporal_shift
 from actionkit.models.weights import WeightsRecord
+from actionkit.recipe import IMAGENET_2D_RECIPE
 from actionkit.spec import InputSpec
 
 __all__ = [
@@ -97,6 +98,8 @@ class TSN(VideoClassifier):
     """
 
     head_init_std = 0.001  # TSN's initialisation of a new classifier
+
+    recipe = IMAGENET_2D_RECIPE
 
     def __init__(
         self,

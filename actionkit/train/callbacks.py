@@ -16,6 +16,7 @@ notebook widget or a logger is one more::
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,23 @@ from tqdm.auto import tqdm
 
 from actionkit.train.history import history_csv
 from actionkit.utils.atomic import write_text
+from actionkit.utils.progress import bars_visible
 
 # The learner imports this module, never the other way round (not even for type hints): a
 # callback gets the Learner as ``learner`` and reads what it needs from it.
 Learner = Any
 
-__all__ = ["CSVHistory", "Callback", "ProgressBar"]
+__all__ = ["CSVHistory", "Callback", "ProgressBar", "epoch_line"]
+
+
+def epoch_line(row: dict[str, Any]) -> str:
+    """One epoch's history row as a line: ``epoch 3: train_loss 0.41, ..., val_top1 0.875``."""
+    values = ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "epoch")
+    return f"epoch {row['epoch']}: {values}"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class Callback:
@@ -51,19 +63,32 @@ class Callback:
     def on_fit_end(self, learner: Learner) -> None:
         """The fit call is done (also after early stopping)."""
 
+    def on_message(self, learner: Learner, text: str) -> None:
+        """A line worth showing to whoever watches (the settings in use at the start)."""
+
 
 class ProgressBar(Callback):
-    """A tqdm bar over each epoch's batches with the running loss and learning rate (main
-    process only)."""
+    """What someone watching a run sees (main process only): the settings at the start, one
+    line per epoch with its metrics, and, on a terminal or in a notebook, a bar over each
+    epoch's batches with the running loss and learning rate (in a log file, only the lines).
 
-    def __init__(self) -> None:
+    Args:
+        bars: Draw the batch bars; default: where they show as bars (:func:`bars_visible`).
+    """
+
+    def __init__(self, bars: bool | None = None) -> None:
+        self.bars = bars_visible() if bars is None else bars
         self._bar: Any = None
 
+    def on_message(self, learner: Learner, text: str) -> None:
+        self._write(learner, text)
+
     def on_epoch_start(self, learner: Learner, epoch: int, batches: int) -> None:
-        self._bar = tqdm(
-            total=batches, desc=f"epoch {epoch}", unit="batch", leave=False,
-            disable=not learner.accelerator.is_main_process,
-        )  # fmt: skip
+        if self.bars:
+            self._bar = tqdm(
+                total=batches, desc=f"epoch {epoch}", unit="batch", leave=False,
+                disable=not learner.accelerator.is_main_process,
+            )  # fmt: skip
 
     def on_batch_end(self, learner: Learner, batch: int, loss: float, lr: float) -> None:
         if self._bar is not None:
@@ -72,9 +97,14 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, learner: Learner, row: dict[str, Any]) -> None:
         self._close()
+        self._write(learner, epoch_line(row))
 
     def on_fit_end(self, learner: Learner) -> None:
         self._close()
+
+    def _write(self, learner: Learner, text: str) -> None:
+        if learner.accelerator.is_main_process:
+            tqdm.write(text, file=sys.stderr)
 
     def _close(self) -> None:
         if self._bar is not None:

@@ -17,8 +17,16 @@ import numpy as np
 import torch
 
 from actionkit.models.io import atomic_save
+from actionkit.train.config import TrainConfig
 
-__all__ = ["FORMAT", "atomic_save", "get_rng_state", "load_checkpoint", "set_rng_state"]
+__all__ = [
+    "FORMAT",
+    "atomic_save",
+    "get_rng_state",
+    "load_checkpoint",
+    "resume_config",
+    "set_rng_state",
+]
 
 FORMAT = "actionkit-checkpoint"
 
@@ -64,3 +72,38 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{path} is not an actionkit training checkpoint")
     return data
+
+
+def resume_config(
+    state: dict[str, Any], changes: dict[str, Any]
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """The settings to resume the run ``state`` with, given the ``changes`` asked for
+    (``epochs``: the run's total; ``lr``): the saved run's own, or, for more epochs than a
+    finished run trained, an extension (its extra epochs, ``state`` marked ``extend``).
+
+    Raises:
+        ValueError: a different ``lr``; other ``epochs`` for an unfinished run; no more
+            epochs than a finished run has.
+    """
+    cfg = TrainConfig.from_dict(state["config"])
+    done = len(state["history"])
+    total = state.get("epochs_before", 0) + cfg.epochs
+    if changes.get("lr", cfg.lr) != cfg.lr:
+        raise ValueError(
+            f"resume continues the saved run at its lr {cfg.lr}; lr={changes['lr']} differs: "
+            "drop it, or start a new run"
+        )
+    wanted = changes.get("epochs", total)
+    if wanted == total:
+        return cfg, state
+    if not state.get("finished", state["fit_epoch"] >= cfg.epochs):
+        raise ValueError(
+            f"the saved run stopped after epoch {done} of {total}; epochs={wanted} differs: "
+            f"resume it without epochs to finish it, then resume with epochs={wanted} to extend it"
+        )
+    if wanted <= done:
+        raise ValueError(
+            f"the saved run has finished {done} epochs; epochs={wanted} must be more than that "
+            "to extend it"
+        )
+    return cfg.replace(epochs=wanted - done), {**state, "extend": True}

@@ -1,21 +1,48 @@
-"""Training settings in one dataclass, with defaults from the published fine-tuning recipes."""
+"""Training settings in one dataclass; what is left unset comes from the model's recipe."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
-__all__ = ["OPTIMIZERS", "PRECISIONS", "SCHEDULES", "TrainConfig"]
+from actionkit.recipe import IG65M_RECIPE, RECIPE_FIELDS, Recipe
+
+__all__ = [
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "RUN_FILES",
+    "SCHEDULES",
+    "TrainConfig",
+    "existing_run_files",
+]
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "constant")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 
+#: What a training run leaves in its folder (``--overwrite`` replaces these).
+RUN_FILES = (
+    "checkpoint.pt", "model.pt", "best_model.pt", "history.csv", "report.json", "report.txt",
+    "confusion.png", "curves.png",
+)  # fmt: skip
+
+
+def existing_run_files(out_dir: str | os.PathLike) -> list[str]:
+    """The :data:`RUN_FILES` already in ``out_dir`` (an earlier run's)."""
+    return [name for name in RUN_FILES if (Path(out_dir) / name).exists()]
+
 
 @dataclass
 class TrainConfig:
-    """How to fine-tune. Defaults follow the R(2+1)D IG-65M transfer recipe (SGD, momentum,
-    one-cycle with 30 % warm-up, lower learning rate on the pretrained backbone).
+    """How to fine-tune.
+
+    The optimizer settings (``optimizer``, ``lr``, ``backbone_lr_mult``, ``momentum``,
+    ``weight_decay``, ``schedule``, ``warmup``, ``batch_size``, ``channels_last``) default to
+    ``None``: "the model's recipe" (:attr:`VideoClassifier.recipe
+    <actionkit.models.base.VideoClassifier.recipe>`), filled in by :meth:`resolve` when a
+    :class:`~actionkit.train.learner.Learner` starts. Set any of them to override the recipe.
 
     Attributes:
         epochs: Passes over the training set.
@@ -35,7 +62,8 @@ class TrainConfig:
         freeze_epochs: Train only the classifier for this many first epochs.
         mixed_precision: ``"auto"`` (bf16 on a CUDA GPU that has it, fp16 on older GPUs, fp32 on
             CPU), ``"no"``, ``"bf16"`` or ``"fp16"``.
-        channels_last: Use the channels-last memory format (faster convolutions on GPUs).
+        channels_last: Use the channels-last memory format; ``None``: where the recipe measured
+            it faster.
         workers: DataLoader worker processes.
         val_every: Validate every this many epochs (the last epoch always validates).
         early_stopping: Stop after this many validations without improvement; ``None``: never.
@@ -44,20 +72,20 @@ class TrainConfig:
     """
 
     epochs: int = 10
-    lr: float = 1e-3
-    backbone_lr_mult: float = 0.1
-    optimizer: str = "sgd"
-    momentum: float = 0.95
-    weight_decay: float = 1e-4
-    schedule: str = "onecycle"
-    warmup: float = 0.3
-    batch_size: int = 8
+    lr: float | None = None
+    backbone_lr_mult: float | None = None
+    optimizer: str | None = None
+    momentum: float | None = None
+    weight_decay: float | None = None
+    schedule: str | None = None
+    warmup: float | None = None
+    batch_size: int | None = None
     accumulate: int = 1
     label_smoothing: float = 0.0
     clip_grad_norm: float | None = None
     freeze_epochs: int = 0
     mixed_precision: str = "auto"
-    channels_last: bool = False
+    channels_last: bool | None = None
     workers: int = 2
     val_every: int = 1
     early_stopping: int | None = None
@@ -65,31 +93,57 @@ class TrainConfig:
     cpu: bool = False
 
     def __post_init__(self) -> None:
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("mixed_precision", self.mixed_precision, PRECISIONS)
+        for name, choices in (
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+            ("mixed_precision", PRECISIONS),
+        ):
+            value = getattr(self, name)
+            if value is not None and value not in choices:
+                raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")
         for name in ("epochs", "batch_size", "accumulate", "val_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr!r} must be positive")
-        if not 0 <= self.warmup < 1:
-            raise ValueError(f"warmup={self.warmup!r} must be in [0, 1)")
-        if self.freeze_epochs < 0 or self.workers < 0:
-            raise ValueError(
-                f"freeze_epochs={self.freeze_epochs!r} and workers={self.workers!r} must be >= 0"
-            )
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing={self.label_smoothing!r} must be in [0, 1)")
-        if not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum={self.momentum!r} must be in [0, 1)")
-        for name in ("backbone_lr_mult", "weight_decay"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be >= 0")
-        if self.clip_grad_norm is not None and not self.clip_grad_norm > 0:
-            raise ValueError(f"clip_grad_norm={self.clip_grad_norm!r} must be positive or None")
-        if self.early_stopping is not None and self.early_stopping < 1:
-            raise ValueError(f"early_stopping={self.early_stopping!r} must be at least 1 or None")
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{name}={value!r} must be at least 1")
+        checks = (
+            ("lr", lambda v: v > 0, "must be positive"),
+            ("warmup", lambda v: 0 <= v < 1, "must be in [0, 1)"),
+            ("freeze_epochs", lambda v: v >= 0, "must be >= 0"),
+            ("workers", lambda v: v >= 0, "must be >= 0"),
+            ("label_smoothing", lambda v: 0 <= v < 1, "must be in [0, 1)"),
+            ("momentum", lambda v: 0 <= v < 1, "must be in [0, 1)"),
+            ("backbone_lr_mult", lambda v: v >= 0, "must be >= 0"),
+            ("weight_decay", lambda v: v >= 0, "must be >= 0"),
+            ("clip_grad_norm", lambda v: v > 0, "must be positive or None"),
+            ("early_stopping", lambda v: v >= 1, "must be at least 1 or None"),
+        )
+        for name, ok, rule in checks:
+            value = getattr(self, name)
+            if value is not None and not ok(value):
+                raise ValueError(f"{name}={value!r} {rule}")
+
+    @property
+    def resolved(self) -> bool:
+        """Whether every setting has a value (no ``None`` left for a recipe to fill)."""
+        return all(getattr(self, name) is not None for name in (*RECIPE_FIELDS, "channels_last"))
+
+    def resolve(self, recipe: Recipe | None = None, device_type: str = "cpu") -> TrainConfig:
+        """A copy with every unset setting taken from ``recipe`` (default: the R(2+1)D IG-65M
+        one) for training on ``device_type``; settings already given are kept."""
+        values = (recipe or IG65M_RECIPE).settings(device_type)
+        return self.replace(
+            **{name: value for name, value in values.items() if getattr(self, name) is None}
+        )
+
+    def explain(self, recipe: Recipe | None = None) -> str:
+        """One line of the settings in use, naming the recipe the unset ones came from."""
+        shown = (
+            "optimizer", "lr", "backbone_lr_mult", "weight_decay", "schedule", "warmup",
+            "batch_size", "accumulate", "epochs", "channels_last", "mixed_precision",
+        )  # fmt: skip
+        parts = [f"{name}={getattr(self, name)}" for name in shown]
+        origin = f" (unset ones from the {recipe.name} recipe)" if recipe is not None else ""
+        return "settings: " + " ".join(parts) + origin
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,8 +159,3 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed (unknown names raise ``ValueError``)."""
         return TrainConfig.from_dict({**self.to_dict(), **changes})
-
-
-def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name}={value!r} is not one of {', '.join(choices)}")

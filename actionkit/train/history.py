@@ -86,9 +86,11 @@ def plot_history(
         path: Where to save the figure too (format from the suffix), or ``None``.
 
     Returns:
-        The matplotlib Figure: two panels, three when the history has learning rates.
+        The matplotlib Figure: two panels, three when the history has learning rates; epoch
+        ticks are whole numbers.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     rows = read_history(history) if isinstance(history, str | os.PathLike) else list(history)
     if not rows:
@@ -106,6 +108,10 @@ def plot_history(
                 ax.plot(x, y, marker="o", markersize=3, label=_CURVES[key])
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        if len(np.unique(columns["epoch"])) == 1:  # MaxNLocator ticks fractions in [0.95, 1.05]
+            ax.set_xticks(columns["epoch"][:1])
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if len(ax.lines) > 1:
             ax.legend()
     fig.tight_layout()

@@ -7,10 +7,7 @@ bf16/fp16 mixed precision, and on several GPUs or machines (DDP) when started wi
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,16 +15,15 @@ from typing import Any
 import torch
 
 from actionkit.data import VideoDataset
-from actionkit.evaluation.evaluate import eval_dataset, evaluate, score_videos
-from actionkit.evaluation.metrics import compute_report
+from actionkit.evaluation.evaluate import evaluate
 from actionkit.evaluation.report import EvalReport
-from actionkit.models.base import uses_segments
 from actionkit.models.io import read_model_file, save_model
 from actionkit.train import checkpoint as ckpt
 from actionkit.train.callbacks import Callback, CSVHistory, ProgressBar
-from actionkit.train.config import TrainConfig
+from actionkit.train.config import TrainConfig, existing_run_files
 from actionkit.train.history import HISTORY_FIELDS
-from actionkit.train.optim import make_optimizer, make_scheduler
+from actionkit.train.loop import Run, warn_upscaling
+from actionkit.utils.threads import ensure_passive_omp
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +78,12 @@ class Learner:
         callbacks: Sequence[Callback] = (),
         **settings: Any,
     ) -> None:
+        if len(train_data.classes) < 2:
+            raise ValueError(
+                f"the training data has {len(train_data.classes)} class "
+                f"({', '.join(map(repr, train_data.classes)) or 'none'}): a classifier needs at "
+                "least two. Add a class of clips without the action (e.g. 'background')."
+            )
         num_classes = getattr(model, "num_classes", None)
         if num_classes is not None and num_classes != len(train_data.classes):
             raise ValueError(
@@ -93,13 +95,17 @@ class Learner:
             model.classes = list(train_data.classes)
         self.model = model
         self.train_data, self.val_data = train_data, val_data
-        self.config = (config or TrainConfig()).replace(**settings)
+        config = (config or TrainConfig()).replace(**settings)
+        self.accelerator = make_accelerator(config)
+        #: The recipe the unset settings came from, and the settings in use.
+        self.recipe = getattr(model, "recipe", None)
+        self.config = config.resolve(self.recipe, self.accelerator.device.type)
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.progress = progress
         self.history: list[dict[str, Any]] = []
         self.best_score: float | None = None
         self.best_epoch: int | None = None
-        self.accelerator = make_accelerator(self.config)
+        self._fitted = False
         self.callbacks: list[Callback] = [ProgressBar()] if progress else []
         if self.out_dir is not None:
             self.callbacks.append(CSVHistory(self.out_dir / "history.csv"))
@@ -115,27 +121,50 @@ class Learner:
 
     # -- public --------------------------------------------------------------------------------
     def fit(
-        self, epochs: int | None = None, lr: float | None = None, *, resume: bool = False
+        self,
+        epochs: int | None = None,
+        lr: float | None = None,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
     ) -> list[dict[str, Any]]:
         """Train for ``epochs`` (default ``config.epochs``) at peak learning rate ``lr``.
 
         Each call is one run with its own warm-up and decay. With ``resume=True`` the run saved
         in ``out_dir/checkpoint.pt`` continues where its last finished epoch left it (same
-        settings, same data order); without a checkpoint it starts fresh.
+        settings, same data order); without a checkpoint it starts fresh. Resuming a run that
+        has finished with a larger ``epochs`` extends it: the extra epochs train from its last
+        state with a warm-up and decay of their own (a warm restart); the history goes on.
+
+        Args:
+            epochs: Epochs of this run; with ``resume``, the run's total.
+            lr: Peak learning rate (not with ``resume``).
+            resume: Continue (or extend) the run saved in ``out_dir``.
+            overwrite: Start a new run in an ``out_dir`` that holds another run's files
+                (they are replaced); without it that is refused.
 
         Returns:
             The history: one dict per epoch (``HISTORY_FIELDS``), also in ``out_dir/history.csv``.
+
+        Raises:
+            FileExistsError: ``out_dir`` holds an earlier run and neither ``resume`` nor
+                ``overwrite`` is set.
+            ValueError: ``resume`` with settings that differ from the saved run's.
         """
+        ensure_passive_omp()
         self._remove_stale_temp_files()
+        if not resume:
+            self._check_out_dir(overwrite)
         state = self._resume_state() if resume else None
         changes = {k: v for k, v in (("epochs", epochs), ("lr", lr)) if v is not None}
-        cfg = TrainConfig.from_dict(state["config"]) if state else self.config.replace(**changes)
-        if state and changes and any(getattr(cfg, k) != v for k, v in changes.items()):
-            raise ValueError(
-                f"resume continues the saved run ({cfg.epochs} epochs, lr {cfg.lr}); "
-                f"{changes} differ from it: drop them or start a new run without resume"
-            )
-        run = _Run(self, cfg, state)
+        if state is None:
+            cfg = self.config.replace(**changes)
+        else:
+            cfg, state = ckpt.resume_config(state, changes)
+        self._log_settings(cfg)
+        warn_upscaling(self.train_data)
+        self._fitted = True
+        run = Run(self, cfg, state)
         run.train()
         if self.out_dir is not None and self.accelerator.is_main_process:
             self.save(self._path("model.pt"))
@@ -167,6 +196,8 @@ class Learner:
         """Save the model with its classes, input spec, history and settings (one file)."""
         model = self.accelerator.unwrap_model(self.model)
         extra = {"history": self.history, "config": self.config.to_dict()}
+        if self.recipe is not None:
+            extra["recipe"] = self.recipe.to_dict()
         return save_model(model, path, extra=extra)
 
     def load_best(self) -> None:
@@ -178,6 +209,36 @@ class Learner:
         self.accelerator.unwrap_model(self.model).load_state_dict(state)
 
     # -- internals -----------------------------------------------------------------------------
+    @property
+    def _quiet_level(self) -> int:
+        """Log level of the lines a :class:`ProgressBar` already shows (no line twice)."""
+        shown = any(isinstance(c, ProgressBar) for c in self.callbacks)
+        return logging.DEBUG if shown else logging.INFO
+
+    def _log_settings(self, cfg: TrainConfig) -> None:
+        text = cfg.explain(self.recipe)
+        log.log(self._quiet_level, "%s", text)
+        self._emit("on_message", text)
+
+    def _check_out_dir(self, overwrite: bool) -> None:
+        """Refuse to start a new run over another run's files (this learner's own are fine)."""
+        if self.out_dir is None or self._fitted:
+            return
+        found = existing_run_files(self.out_dir)
+        if not found:
+            return
+        if not overwrite:
+            raise FileExistsError(
+                f"{self.out_dir} already holds a training run ({', '.join(found)}): continue it "
+                "with resume=True (--resume), replace it with overwrite=True (--overwrite), or "
+                "choose another folder"
+            )
+        if self.accelerator.is_main_process:
+            log.info("overwriting the run in %s", self.out_dir)
+            for name in found:
+                (self.out_dir / name).unlink(missing_ok=True)
+        self.accelerator.wait_for_everyone()
+
     def _resume_state(self) -> dict[str, Any] | None:
         path = self.checkpoint_path
         if path is None:
@@ -195,184 +256,3 @@ class Learner:
             for stale in self.out_dir.glob(f".{name}.*.tmp"):
                 log.info("removing %s, left by an interrupted save", stale)
                 stale.unlink(missing_ok=True)
-
-
-class _Run:
-    """One call of :meth:`Learner.fit`: the prepared objects and the epoch loop."""
-
-    def __init__(self, learner: Learner, cfg: TrainConfig, state: dict[str, Any] | None):
-        self.learner, self.cfg, self.acc = learner, cfg, learner.accelerator
-        if state is None:
-            torch.manual_seed(cfg.seed)
-        raw = learner.model
-        self.segments = uses_segments(raw)
-        if cfg.channels_last:
-            fmt = torch.channels_last if self.segments else torch.channels_last_3d
-            raw = raw.to(memory_format=fmt)
-        self.user_frozen = _frozen_prefix(raw)
-        self.generator = torch.Generator().manual_seed(cfg.seed)
-        loader = torch.utils.data.DataLoader(
-            learner.train_data, batch_size=cfg.batch_size, shuffle=True,
-            num_workers=cfg.workers, generator=self.generator,
-            drop_last=len(learner.train_data) >= cfg.batch_size * self.acc.num_processes,
-            pin_memory=self.acc.device.type == "cuda",
-        )  # fmt: skip
-        optimizer = make_optimizer(raw, cfg)
-        self.model, self.optimizer, self.loader = self.acc.prepare(raw, optimizer, loader)
-        steps = math.ceil(len(self.loader) / cfg.accumulate) * cfg.epochs
-        self.scheduler = make_scheduler(self.optimizer.optimizer, cfg, steps)
-        self.criterion = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-        self.start_epoch, self.bad_validations = 0, 0
-        if state is not None:
-            self._restore(state)
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        learner = self.learner
-        self.acc.unwrap_model(self.model).load_state_dict(state["model"])
-        self.optimizer.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler") is not None and self.acc.scaler is not None:
-            self.acc.scaler.load_state_dict(state["scaler"])
-        self.generator.set_state(state["generator"])
-        ckpt.set_rng_state(state["rng"])
-        learner.history = list(state["history"])
-        learner.best_score, learner.best_epoch = state["best_score"], state["best_epoch"]
-        self.start_epoch, self.bad_validations = state["fit_epoch"], state["bad_validations"]
-        log.info("resuming at epoch %d of %d from %s", self.start_epoch + 1, self.cfg.epochs,
-                 learner.checkpoint_path)  # fmt: skip
-
-    def train(self) -> None:
-        cfg, learner = self.cfg, self.learner
-        learner._emit("on_fit_start", cfg.epochs - self.start_epoch)
-        for fit_epoch in range(self.start_epoch, cfg.epochs):
-            self._freeze(fit_epoch < cfg.freeze_epochs)
-            start = time.perf_counter()
-            row: dict[str, Any] = {"epoch": len(learner.history) + 1}
-            learner._emit("on_epoch_start", row["epoch"], len(self.loader))
-            row.update(self._train_epoch())
-            last = fit_epoch + 1 == cfg.epochs
-            if learner.val_data is not None and ((fit_epoch + 1) % cfg.val_every == 0 or last):
-                row.update(self._validate())
-            row["seconds"] = round(time.perf_counter() - start, 3)
-            learner.history.append(row)
-            stop = self._track_best(row)
-            self._checkpoint(fit_epoch + 1)
-            learner._emit("on_epoch_end", row)
-            values = ", ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "epoch")
-            log.info("epoch %d: %s", row["epoch"], values)
-            if stop:
-                log.info("early stopping: no improvement in %d validations", cfg.early_stopping)
-                break
-        self._freeze(False)
-        learner._emit("on_fit_end")
-
-    def _freeze(self, head_only: bool) -> None:
-        model = self.acc.unwrap_model(self.model)
-        if not hasattr(model, "freeze_backbone"):
-            return
-        model.unfreeze()
-        if head_only:
-            model.freeze_backbone()
-        elif self.user_frozen is not None:
-            model.freeze_backbone(until=self.user_frozen)
-
-    def _train_epoch(self) -> dict[str, float]:
-        acc, cfg, model = self.acc, self.cfg, self.model
-        model.train()
-        totals = torch.zeros(3, dtype=torch.float64, device=acc.device)
-        for i, batch in enumerate(self.loader):
-            video, labels = batch["video"], batch["label"]
-            if cfg.channels_last and not self.segments:
-                video = video.contiguous(memory_format=torch.channels_last_3d)
-            step = (i + 1) % cfg.accumulate == 0 or i + 1 == len(self.loader)
-            with contextlib.nullcontext() if step else acc.no_sync(model):
-                with acc.autocast():
-                    logits = model(video)
-                loss = self.criterion(logits.float(), labels)
-                acc.backward(loss / cfg.accumulate)
-            if step:
-                if cfg.clip_grad_norm is not None:
-                    acc.clip_grad_norm_(model.parameters(), cfg.clip_grad_norm)
-                self.optimizer.step()
-                self.scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-            n = len(labels)
-            correct = (logits.argmax(-1) == labels).sum()
-            totals += torch.stack(
-                [loss.detach().double() * n, correct.double(), totals.new_tensor(n)]
-            )
-            self.learner._emit("on_batch_end", i, loss.item(), self._lr())
-        loss_sum, correct, count = acc.reduce(totals, reduction="sum").tolist()
-        return {"train_loss": loss_sum / count, "train_acc": correct / count, "lr": self._lr()}
-
-    def _lr(self) -> float:
-        return max(group["lr"] for group in self.optimizer.param_groups)
-
-    def _validate(self) -> dict[str, float]:
-        learner = self.learner
-        data = eval_dataset(
-            learner.val_data, learner.val_data.num_clips, learner.val_data.three_crop
-        )
-        scores = score_videos(
-            self.model, data, batch_size=self.cfg.batch_size, workers=self.cfg.workers,
-            accelerator=self.acc, progress=learner.progress, channels_last=self.cfg.channels_last,
-        )  # fmt: skip
-        report = compute_report(scores.video_scores, scores.labels, data.classes)
-        return {
-            "val_loss": scores.loss(),
-            "val_top1": report.top1,
-            "val_top5": report.top5,
-            "val_mean_class_acc": report.mean_class_accuracy,
-        }
-
-    def _track_best(self, row: dict[str, Any]) -> bool:
-        """Remember the best epoch (saving its model); True when early stopping says stop."""
-        learner, cfg = self.learner, self.cfg
-        if "val_top1" not in row:
-            return False
-        if learner.best_score is None or row["val_top1"] > learner.best_score:
-            learner.best_score, learner.best_epoch = row["val_top1"], row["epoch"]
-            self.bad_validations = 0
-            if learner.out_dir is not None and self.acc.is_main_process:
-                learner.save(learner._path("best_model.pt"))
-            return False
-        self.bad_validations += 1
-        return cfg.early_stopping is not None and self.bad_validations >= cfg.early_stopping
-
-    def _checkpoint(self, fit_epoch: int) -> None:
-        learner, acc = self.learner, self.acc
-        if learner.out_dir is None:
-            return
-        if acc.is_main_process:
-            model = acc.unwrap_model(self.model)
-            state = {
-                "format": ckpt.FORMAT,
-                "version": 1,
-                "arch": getattr(model, "arch", type(model).__name__),
-                "classes": list(learner.train_data.classes),
-                "config": self.cfg.to_dict(),
-                "fit_epoch": fit_epoch,
-                "history": learner.history,
-                "best_score": learner.best_score,
-                "best_epoch": learner.best_epoch,
-                "bad_validations": self.bad_validations,
-                "model": model.state_dict(),
-                "optimizer": self.optimizer.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "scaler": acc.scaler.state_dict() if acc.scaler is not None else None,
-                "generator": self.generator.get_state(),
-                "rng": ckpt.get_rng_state(),
-            }
-            ckpt.atomic_save(state, learner.checkpoint_path)
-        acc.wait_for_everyone()
-
-
-def _frozen_prefix(model: torch.nn.Module) -> str | None:
-    """The last stage the user froze before training (stages freeze as a prefix)."""
-    frozen = getattr(model, "_frozen", set())
-    names = [n for n in getattr(model, "stage_names", list)() if n in frozen]
-    return names[-1] if names else None
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)

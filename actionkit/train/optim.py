@@ -18,8 +18,11 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     """SGD or AdamW over ``model``'s trainable parameters.
 
     An actionkit model gives its own parameter groups (backbone at ``lr * backbone_lr_mult``,
-    no weight decay on biases and norms); any other module trains as one group.
+    no weight decay on biases and norms); any other module trains as one group. Settings left
+    unset in ``config`` come from the model's recipe.
     """
+    if not config.resolved:
+        config = config.resolve(getattr(model, "recipe", None))
     if hasattr(model, "param_groups"):
         groups = model.param_groups(config.lr, config.backbone_lr_mult, config.weight_decay)
     else:
@@ -36,7 +39,10 @@ def make_scheduler(
     """The schedule over ``steps`` optimizer steps, stepped once per optimizer step.
 
     Every group peaks at the learning rate it was given (so the backbone keeps its lower rate).
+    Unset settings in ``config`` come from the default (R(2+1)D IG-65M) recipe.
     """
+    if not config.resolved:
+        config = config.resolve()
     steps = max(1, steps)
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(

@@ -109,8 +109,9 @@ class RunResult:
     def summary(self) -> str:
         """A few lines for the terminal: accuracy and where the files are."""
         r = self.report
+        top5 = "" if r.topk_label is None else f"{r.topk_label} {r.top5:.1%}  "
         lines = [
-            f"held-out videos: {r.num_videos}  top-1 {r.top1:.1%}  top-5 {r.top5:.1%}  "
+            f"held-out videos: {r.num_videos}  top-1 {r.top1:.1%}  {top5}"
             f"mean class accuracy {r.mean_class_accuracy:.1%}",
             f"time: {self.seconds:.0f} s",
         ]
@@ -130,6 +131,7 @@ def train_and_evaluate(
     flip: bool = True,
     crop: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     progress: bool = True,
 ) -> RunResult:
     """Fine-tune ``model`` on ``data``, evaluate it on the held-out videos, save everything.
@@ -146,10 +148,19 @@ def train_and_evaluate(
         flip: Random horizontal flips in training (turn off when left and right differ).
         crop: Training crop (``"random_resized"``, ``"multiscale"``, ``"random"``); default:
             the model family's usual one.
-        resume: Continue the run saved in ``out_dir``.
-        progress: Show progress bars.
+        resume: Continue the run saved in ``out_dir`` with its saved settings; a ``config``
+            given with it only sets the run's total ``epochs`` (more than a finished run's
+            extends it).
+        overwrite: Replace another run's files in ``out_dir`` (without it, or ``resume``, a
+            folder holding a run is refused).
+        progress: Show progress bars and a line per epoch.
+
+    Raises:
+        FileExistsError: ``out_dir`` holds a run and neither ``resume`` nor ``overwrite``.
+        ValueError: one class only, or a split that leaves no validation video.
     """
     start = time.perf_counter()
+    epochs = config.epochs if resume and config is not None else None
     config = config or TrainConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +169,7 @@ def train_and_evaluate(
              len(train_data), len(val_data), len(train_data.classes))  # fmt: skip
     learner = Learner(model, train_data, val_data, config=config, out_dir=out_dir,
                       progress=progress)  # fmt: skip
-    learner.fit(resume=resume)
+    learner.fit(epochs, resume=resume, overwrite=overwrite)
     report = learner.evaluate(val_data, num_clips=eval_clips)
     files = {"model": out_dir / "model.pt"}
     if learner.accelerator.is_main_process:

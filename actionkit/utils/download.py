@@ -4,15 +4,18 @@
 with an HTTP Range request (also across calls), and checks the start of its sha256. Two processes
 fetching the same file take turns (:func:`~actionkit.utils.locks.file_lock` on a lock file beside
 it), and the second finds the first one's file. When the machine is offline the error says exactly
-where to put the file by hand. It knows nothing of what the file is: weights
-(:mod:`actionkit.models.weights`) and datasets use it alike.
+where to put the file by hand. A file whose hash does not match (one put there by hand, or one
+just downloaded) is never deleted: it is moved aside to ``<name>.bad-<sha256[:8]>`` and the
+message says so, with its size and both hashes. It knows nothing of what the file is for:
+weights (:mod:`actionkit.models.weights`) and datasets use it alike. A bad file's message says
+what it looks like (:func:`actionkit.utils.filetypes.describe_file`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
+import logging
 import os
 import re
 import urllib.error
@@ -21,9 +24,20 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
+from actionkit.utils.filetypes import CHECKPOINT_KINDS, describe_file
 from actionkit.utils.locks import LockTimeout, file_lock
+from actionkit.utils.progress import progress_bar
 
-__all__ = ["DownloadError", "download", "is_url", "sha256_file", "url_basename"]
+__all__ = [
+    "DownloadError",
+    "download",
+    "is_url",
+    "move_aside",
+    "sha256_file",
+    "url_basename",
+]
+
+log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 30.0
@@ -52,7 +66,37 @@ def _hash_matches(path: Path, sha256_prefix: str | None) -> tuple[bool, str | No
     return actual.startswith(sha256_prefix.lower()), actual
 
 
-# -- download ------------------------------------------------------------------------------------
+def move_aside(path: Path, sha256: str) -> Path:
+    """Rename ``path`` to ``<name>.bad-<sha256[:8]>`` beside it (``-2``, ``-3``... when taken).
+
+    An existing file is never overwritten. Returns the new path.
+    """
+    for n in range(1, 1000):
+        aside = path.with_name(f"{path.name}.bad-{sha256[:8]}" + (f"-{n}" if n > 1 else ""))
+        try:
+            os.link(path, aside)  # fails when ``aside`` exists: nothing is overwritten
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here (some network or FAT file systems)
+            if aside.exists():
+                continue
+            os.replace(path, aside)
+            return aside
+        path.unlink()
+        return aside
+    raise DownloadError(f"Cannot move {path} aside: {path.name}.bad-* names are all taken")
+
+
+def _bad_hash(path: Path, expected: str | None, actual: str) -> str:
+    """``path`` (size) does not match: expected ``expected...``, got ``actual`` (and its kind)."""
+    kind = describe_file(path)
+    looks = f"; it looks like {kind}" if kind and kind not in CHECKPOINT_KINDS else ""
+    return (
+        f"{path} ({path.stat().st_size:,} bytes) does not match its expected sha256: "
+        f"expected a hash starting with {expected}, got {actual}{looks}"
+    )
+
+
 def is_url(value: str) -> bool:
     """Whether ``value`` is a URL :func:`download` fetches (http, https, ftp, file)."""
     scheme = urllib.parse.urlsplit(value).scheme.lower()
@@ -68,9 +112,12 @@ def url_basename(url: str) -> str:
     return name
 
 
-def _offline_error(url: str, name: str, target: Path, reason: object, hint: str) -> DownloadError:
+def _offline_error(
+    url: str, name: str, target: Path, reason: object, hint: str, note: str = ""
+) -> DownloadError:
     return DownloadError(
         f"Could not download {url}: {reason}.\n"
+        f"{note + chr(10) if note else ''}"
         f"If this machine is offline, download {name!r} on another machine and put it at\n"
         f"    {target}\n"
         f"{hint + '; ' if hint else ''}it is used from there, after its hash is checked."
@@ -80,10 +127,7 @@ def _offline_error(url: str, name: str, target: Path, reason: object, hint: str)
 def _check_local(path: Path, sha256_prefix: str | None, what: str) -> Path:
     ok, actual = _hash_matches(path, sha256_prefix)
     if not ok:
-        raise DownloadError(
-            f"{what} {path} does not match its expected sha256: expected a hash starting "
-            f"with {sha256_prefix}, got {actual}."
-        )
+        raise DownloadError(f"{what} {_bad_hash(path, sha256_prefix, str(actual))}.")
     return path
 
 
@@ -115,19 +159,18 @@ def _fetch_once(url: str, partial: Path, name: str, progress: bool) -> bool:
         else:  # no resume: the server (or a file:// URL) sends the whole file again
             have, mode = 0, "wb"
         total = have + int(length) if length is not None and length.isdigit() else None
-        from tqdm.auto import tqdm
 
         written = have
         with (
             open(partial, mode) as out,
-            tqdm(
+            progress_bar(
                 total=total,
                 initial=have,
                 unit="B",
                 unit_scale=True,
                 unit_divisor=1024,
                 desc=name,
-                disable=not progress,
+                show=progress,
                 leave=False,
             ) as bar,
         ):
@@ -140,17 +183,24 @@ def _fetch_once(url: str, partial: Path, name: str, progress: bool) -> bool:
 
 # -- the download ------------------------------------------------------------------------------
 def _find_cached(
-    target: Path, sha256_prefix: str | None, remove_bad: bool, search: Sequence[Path]
-) -> Path | None:
-    """``target`` (or a copy in one of the ``search`` folders) when it has the right hash."""
+    target: Path, sha256_prefix: str | None, move_bad: bool, search: Sequence[Path]
+) -> tuple[Path | None, str]:
+    """``target`` (or a copy in one of the ``search`` folders) when it has the right hash.
+
+    With ``move_bad``, a ``target`` with the wrong hash (put there by hand, damaged, stale) is
+    moved aside (:func:`move_aside`); the second value then says so, for the messages.
+    """
+    note = ""
     for candidate in (target, *(Path(folder) / target.name for folder in search)):
         if candidate.is_file():
-            ok, _ = _hash_matches(candidate, sha256_prefix)
+            ok, actual = _hash_matches(candidate, sha256_prefix)
             if ok:
-                return candidate
-            if candidate == target and remove_bad:  # a stale or damaged copy: fetch it again
-                target.unlink(missing_ok=True)
-    return None
+                return candidate, note
+            if candidate == target and move_bad:  # fetch it again, keep this one for a look
+                what = _bad_hash(target, sha256_prefix, str(actual))
+                aside = move_aside(target, str(actual))
+                note = f"The file that was at {what}; it was moved to {aside}."
+    return None, note
 
 
 def download(
@@ -185,7 +235,7 @@ def download(
 
     Raises:
         DownloadError: the file cannot be fetched (the message says where to put it by hand),
-            or its hash does not match (the bad file is removed).
+            or its hash does not match (the bad file is moved aside, and the message says where).
     """
     url = str(url)
     if not is_url(url):
@@ -197,7 +247,7 @@ def download(
     name = file_name or url_basename(url)
     folder = Path(folder)
     target = folder / name
-    found = _find_cached(target, sha256_prefix, False, search)
+    found, _ = _find_cached(target, sha256_prefix, False, search)
     if found is not None:
         return found
     try:
@@ -208,16 +258,18 @@ def download(
     partial = target.with_name(name + ".partial")
     try:
         with file_lock(lock, what=name, progress_file=partial):
-            found = _find_cached(target, sha256_prefix, True, search)  # fetched while we waited?
+            found, note = _find_cached(target, sha256_prefix, True, search)  # fetched meanwhile?
             if found is not None:
                 return found
-            return _download_to(url, target, sha256_prefix, progress, hint)
+            if note:
+                log.warning("%s Downloading it again from %s", note, url)
+            return _download_to(url, target, sha256_prefix, progress, hint, note)
     except LockTimeout as err:
         raise DownloadError(str(err)) from err
 
 
 def _download_to(
-    url: str, target: Path, sha256_prefix: str | None, progress: bool, hint: str
+    url: str, target: Path, sha256_prefix: str | None, progress: bool, hint: str, note: str = ""
 ) -> Path:
     """Fetch into ``<target>.partial`` (retrying and resuming), check the hash, rename."""
     name = target.name
@@ -228,14 +280,15 @@ def _download_to(
         try:
             complete = _fetch_once(url, partial, name, progress)
         except urllib.error.HTTPError as err:
-            raise _offline_error(url, name, target, f"HTTP {err.code} {err.reason}", hint) from err
+            reason = f"HTTP {err.code} {err.reason}"
+            raise _offline_error(url, name, target, reason, hint, note) from err
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
             # OSError covers resets and timeouts; HTTPException a dropped or malformed response.
             last_error = err
             if partial.exists() and partial.stat().st_size:
                 continue  # something arrived: try to resume
             reason = getattr(err, "reason", err)
-            raise _offline_error(url, name, target, reason, hint) from err
+            raise _offline_error(url, name, target, reason, hint, note) from err
         if complete:
             break
     if not complete:
@@ -246,16 +299,16 @@ def _download_to(
             f"the connection kept dropping ({last_error or 'incomplete download'}); "
             f"the part fetched so far is kept in {partial} and the next call resumes it",
             hint,
+            note,
         )
 
     ok, actual = _hash_matches(partial, sha256_prefix)
     if not ok:
-        with contextlib.suppress(OSError):
-            partial.unlink()
+        what = _bad_hash(partial, sha256_prefix, str(actual))
+        aside = move_aside(partial, str(actual))
         raise DownloadError(
-            f"The file downloaded from {url} does not match its expected sha256: expected a hash "
-            f"starting with {sha256_prefix}, got {actual}. The bad file was removed; try again, "
-            f"or put a good copy at {target}."
+            f"The file downloaded from {url} into {what}. It was kept as {aside} (delete it when "
+            f"you are done with it); try again, or put a good copy at {target}."
         )
     os.replace(partial, target)
     return target
