@@ -67,9 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     sub.required = True
-    from actionkit.cli import data, models, train
+    from actionkit.cli import data, export, live, models, train
 
-    for add in (*data.COMMANDS, *train.COMMANDS, *models.COMMANDS):
+    for add in (
+        *data.COMMANDS,
+        *train.COMMANDS,
+        *models.COMMANDS,
+        *live.COMMANDS,
+        *export.COMMANDS,
+    ):
         add(sub, common)
     return parser
 

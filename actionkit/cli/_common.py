@@ -106,9 +106,18 @@ def need_path(path: str, what: str) -> None:
         raise UsageError(f"{what} {path} does not exist")
 
 
+#: Suffixes of exported models (``actionkit export``), run with their own runtime.
+EXPORTED_SUFFIXES = (".onnx", ".ts", ".torchscript")
+
+
 def load_model_file(path: str):
-    """The model saved at ``path`` (a :class:`UsageError` when there is no such file)."""
+    """The model saved at ``path``: a ``model.pt``, or an exported ``.onnx`` / ``.ts`` file
+    (a :class:`UsageError` when there is no such file)."""
+    need_path(path, "MODEL_FILE")
+    if Path(path).suffix.lower() in EXPORTED_SUFFIXES:
+        from actionkit.models.export import load_exported
+
+        return load_exported(path)
     from actionkit.models import load_model
 
-    need_path(path, "MODEL_FILE")
     return load_model(path)

@@ -59,13 +59,19 @@ class TemporalShift(nn.Module):
                 f"TemporalShift got {nk} frames, not a multiple of num_segments={k}; "
                 "the input must be B×K frames with the K segments of a sample consecutive"
             )
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and (
+            not x.is_contiguous()
+        )
         x = x.reshape(nk // k, k, c, h, w)
         fold = c // self.fold_div
-        out = torch.zeros_like(x)
-        out[:, :-1, :fold] = x[:, 1:, :fold]
-        out[:, 1:, fold : 2 * fold] = x[:, :-1, fold : 2 * fold]
-        out[:, :, 2 * fold :] = x[:, :, 2 * fold :]
-        return out.reshape(nk, c, h, w)
+        # Slices and zeros joined with torch.cat, not slice assignment into a zeros tensor: the
+        # same values, but it exports (ONNX) to plain Slice/Concat rather than a slow ScatterND.
+        zeros = x.new_zeros(nk // k, 1, fold, h, w)
+        back = torch.cat((x[:, 1:, :fold], zeros), dim=1)  # from t + 1; zeros in the last
+        forward = torch.cat((zeros, x[:, :-1, fold : 2 * fold]), dim=1)  # from t - 1
+        out = torch.cat((back, forward, x[:, :, 2 * fold :]), dim=2).reshape(nk, c, h, w)
+        # keep a channels-last input's layout (as zeros_like did), for channels-last training
+        return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
     def extra_repr(self) -> str:
         return f"num_segments={self.num_segments}, fold_div={self.fold_div}"
