@@ -220,3 +220,32 @@ def test_an_engine_followed_by_callbacks_alone_stops(model):
     stopper.join(15)
     assert not stopper.is_alive()
     assert len(got) > 64 and live.stats.predictions == len(got)  # more than the queue holds
+
+
+@pytest.mark.slow
+def test_the_engine_on_an_http_stream_goes_on_after_the_server_restarts(model):
+    from tests.test_stream import _mpegts, _StreamServer
+
+    data = _mpegts(n=600)  # 20 s at 30 fps
+    servers = [_StreamServer(data, seconds=20.0)]
+    live = LivePredictor(model, servers[0].url, runtime="torch").start()
+    try:
+        deadline = time.monotonic() + 60
+        while live.stats.predictions < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        before = live.stats.predictions
+        assert before >= 5
+        servers[0].stop()
+        time.sleep(1.0)
+        servers.append(_StreamServer(data, seconds=20.0, port=servers[0].port))
+        while live.stats.reconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        later = live.stats.predictions
+        while live.stats.predictions < later + 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert live.stats.reconnects >= 1 and live.stats.predictions >= later + 5
+        assert live.latest.latency < 2.0  # the newest frames, not a backlog
+    finally:
+        live.stop()
+        for server in servers:
+            server.stop()

@@ -1,14 +1,20 @@
 // actionkit CameraWidget: the browser's camera, frames sent to the kernel as JPEG.
 // Plain ES module for anywidget; no build step. User-visible text goes in with textContent.
 
+const KERNEL_CAMERA =
+  " If the kernel runs on the machine the camera is on, it can read the camera itself, " +
+  "without the browser: LivePredictor(model, 0) in Python, or actionkit live MODEL --source 0.";
+
 const TUNNEL_HELP =
   "Browsers give camera access only to secure pages: https://, or http://localhost. " +
   "Serve Jupyter over https, or open an SSH tunnel from your machine " +
-  "(ssh -L 8888:localhost:8888 you@server) and open http://localhost:8888 instead.";
+  "(ssh -L 8888:localhost:8888 you@server) and open http://localhost:8888 instead." +
+  KERNEL_CAMERA;
 
 const VSCODE_HELP =
   "VS Code notebook outputs cannot use the camera (microsoft/vscode#119127): open this " +
-  "notebook in JupyterLab in a browser (jupyter lab, then http://localhost:8888).";
+  "notebook in JupyterLab in a browser (jupyter lab, then http://localhost:8888)." +
+  KERNEL_CAMERA;
 
 /** Whether this page is a VS Code webview (notebook output). */
 function inVSCode() {
