@@ -22,7 +22,7 @@ from actionkit.recipe import IG65M_RECIPE
 from actionkit.train.config import TrainConfig
 from actionkit.train.workflow import build_model, load_dataset, train_and_evaluate
 
-BEFORE = {**IG65M_RECIPE.settings("cpu"), "momentum": 0.95}
+BEFORE = IG65M_RECIPE.settings("cpu")
 
 
 def run(

@@ -110,27 +110,29 @@ def _run_live(args: argparse.Namespace) -> int:
     finally:
         live.stop()
         if writer is not None:
-            writer.close(getattr(live.source, "fps", None))
+            writer.close()
         if args.events:
             _write_events(args.events, live.events)
     print(f"stats: {live.stats}", file=sys.stderr)
-    if live._error is not None and not interrupted:
-        raise live._error
+    if live.error is not None and not interrupted:
+        raise live.error
     return 130 if interrupted else 0
 
 
 def _write_events(path: str, events) -> None:
+    import csv
+    import io
+
     from actionkit.utils.atomic import write_text
 
-    lines = ["label,start,end,duration,score"]
-    lines += [
-        f"{_csv(e.label)},{e.start:.3f},{e.end:.3f},{e.duration:.3f},{e.score:.4f}" for e in events
-    ]
-    write_text(path, "\n".join(lines) + "\n")
-
-
-def _csv(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["label", "start", "end", "duration", "score"])
+    for e in events:
+        writer.writerow(
+            [e.label, f"{e.start:.3f}", f"{e.end:.3f}", f"{e.duration:.3f}", f"{e.score:.4f}"]
+        )
+    write_text(path, buffer.getvalue())
 
 
 class _AnnotatedWriter:
@@ -139,19 +141,16 @@ class _AnnotatedWriter:
     def __init__(self, path: str) -> None:
         self.path, self.live = path, None
         self._frames: queue.Queue = queue.Queue(maxsize=128)
-        self._fps: float | None = None
-        self._started = threading.Event()
         self._thread = threading.Thread(target=self._write, daemon=True)
         self.error: BaseException | None = None
 
     def put(self, frame) -> None:
-        if not self._thread.is_alive() and not self._started.is_set():
-            self._fps = getattr(getattr(self.live, "source", None), "fps", None)
-            self._started.set()
+        if self._thread.ident is None:  # the first frame: the source is open, its fps known
             self._thread.start()
         self._frames.put(frame.image)  # blocks when the encoder lags: every frame is written
 
     def _annotated(self):
+        from actionkit.inference.live import resize_frame
         from actionkit.inference.overlay import draw_label
 
         size = None
@@ -159,23 +158,19 @@ class _AnnotatedWriter:
             result = self.live.latest if self.live is not None else None
             text = "…" if result is None else f"{result.top[0][0]} {result.top[0][1]:.2f}"
             size = size or image.shape[:2]
-            if image.shape[:2] != size:  # the source changed size: keep the video's
-                import numpy as np
-                from PIL import Image
-
-                image = np.asarray(Image.fromarray(image).resize((size[1], size[0])))
-            yield draw_label(image, text)
+            yield draw_label(resize_frame(image, size), text)  # the video keeps its first size
 
     def _write(self) -> None:
         from actionkit.video import write_video
 
         try:
-            write_video(self.path, self._annotated(), fps=self._fps or 25.0)
+            fps = getattr(getattr(self.live, "source", None), "fps", None)
+            write_video(self.path, self._annotated(), fps=fps or 25.0)
         except BaseException as error:
             self.error = error
 
-    def close(self, fps: float | None) -> None:
-        if self._started.is_set():
+    def close(self) -> None:
+        if self._thread.ident is not None:
             self._frames.put(None)
             self._thread.join()
         if self.error is not None:

@@ -32,7 +32,7 @@ import torch
 
 from actionkit.data.presets import eval_transform
 from actionkit.inference.events import Event, EventTracker
-from actionkit.inference.predict import _class_names, _clip_probs, _evaluating
+from actionkit.inference.predict import _class_names, _clip_probs, _evaluating, _positive_int
 from actionkit.models.export import ExportedModel
 from actionkit.models.runtime import RUNTIMES, with_runtime
 from actionkit.utils.threads import ensure_passive_omp
@@ -180,7 +180,8 @@ class LivePredictor:
         self._event_callbacks: list[Callable[[Event], None]] = []
         self._results: queue.Queue = queue.Queue(maxsize=64)
         self._threads: list[threading.Thread] = []
-        self._error: BaseException | None = None
+        #: What stopped a thread (the source failed, the model raised), or None.
+        self.error: BaseException | None = None
         self.latest: LiveResult | None = None
         self.latest_frame: np.ndarray | None = None
 
@@ -244,8 +245,8 @@ class LivePredictor:
         while True:
             result = self._results.get()
             if result is None:
-                if self._error is not None:
-                    raise self._error
+                if self.error is not None:
+                    raise self.error
                 return
             yield result
 
@@ -255,7 +256,7 @@ class LivePredictor:
             try:
                 target()
             except BaseException as error:  # shown to the caller of __iter__ / stop
-                self._error = error
+                self.error = error
                 log.error("live %s stopped: %s", target.__name__.strip("_"), error)
             finally:
                 self._stop.set()
@@ -363,27 +364,28 @@ class LivePredictor:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def resize_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (``H×W×3`` uint8) at ``size`` ``(h, w)`` (bilinear); as it is when it has it."""
+    if image.shape[:2] == tuple(size):
+        return image
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    tensor = torch.nn.functional.interpolate(tensor, size=tuple(size), mode="bilinear")
+    return tensor[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
 def _stack(images: Iterable[np.ndarray]) -> np.ndarray:
     """Frames as one ``T×H×W×3`` array; frames of another size (a source that changed size
     mid-stream) are resized to the newest frame's size."""
     images = list(images)
-    h, w = images[-1].shape[:2]
-    same = []
-    for image in images:
-        if image.shape[:2] != (h, w):
-            tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-            tensor = torch.nn.functional.interpolate(tensor, size=(h, w), mode="bilinear")
-            image = tensor[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
-        same.append(image)
-    return np.stack(same)
+    size = images[-1].shape[:2]
+    return np.stack([resize_frame(image, size) for image in images])
 
 
 def _check_options(top_k, smooth, smoothing, threshold, labels, classes, stride) -> None:
     for name, value in (("top_k", top_k), ("smooth", smooth)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-    if stride is not None and (not isinstance(stride, int) or stride < 1):
-        raise ValueError(f"stride={stride!r} must be a positive integer or None")
+        _positive_int(name, value)
+    if stride is not None:
+        _positive_int("stride", stride)
     if smoothing not in SMOOTHING:
         raise ValueError(f"smoothing={smoothing!r} is not one of {', '.join(SMOOTHING)}")
     if not 0 <= threshold <= 1:
