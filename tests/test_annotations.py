@@ -47,6 +47,14 @@ def test_frames_of_a_variable_rate_video_come_from_its_times():
     assert seconds_to_frames(0.0, 10.0, 20.0, 6, times) == (0, 5)  # clamped to the video
 
 
+def test_frames_of_uneven_intervals_snap_to_their_own_boundaries():
+    times = [0.0, 0.04, 0.08, 0.5, 0.54, 1.0]  # 40 ms apart, then gaps: average far from 40 ms
+    for first in range(6):
+        for last in range(first, 6):
+            start, end = frames_to_seconds(first, last, 6 / 1.04, times)
+            assert seconds_to_frames(start, end, 6 / 1.04, 6, times) == (first, last)
+
+
 def test_seconds_always_give_one_frame_inside_the_video():
     assert seconds_to_frames(3.0, 3.001, 25.0, 50) == (49, 49)
     assert seconds_to_frames(0.0, 0.001, 25.0) == (0, 0)
@@ -150,4 +158,5 @@ def test_a_kill_during_saves_leaves_a_whole_file(tmp_path):
         ann = load_annotations(path)  # whole: parses, and is one of the saves
         assert ann.revision >= 2 and len(ann.labels) in (2, 300)
         load_annotations(tmp_path / "annotations.json.bak")
+    save_annotations(path, sample(), expected_revision=None)  # the next save tidies up
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -27,6 +27,8 @@ as ``annotations.json.bak``.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 import os
@@ -173,12 +175,12 @@ def seconds_to_frames(
     one frame; clamped to the video when ``num_frames`` is known.
     """
     if frame_times is not None and len(frame_times):
-        import bisect
-
-        times = [float(t) for t in frame_times]
-        half = 0.5 / fps
-        first = bisect.bisect_left(times, start - half)
-        last = bisect.bisect_left(times, end - half) - 1
+        # nearest boundary by the frames' own intervals (not the average's half frame)
+        bounds = [float(t) for t in frame_times]
+        bounds.append(bounds[-1] + 1.0 / fps)
+        mids = [(a + b) / 2 for a, b in itertools.pairwise(bounds)]
+        first = bisect.bisect_right(mids, start, hi=len(mids) - 1)
+        last = bisect.bisect_right(mids, end) - 1
     else:
         first = math.floor(start * fps + 0.5)
         last = math.floor(end * fps + 0.5) - 1
@@ -336,6 +338,7 @@ def save_annotations(
     """
     path = Path(path)
     with file_lock(path.with_name(f".{path.name}.lock"), what=f"saving {path.name}"):
+        _remove_stale_temporaries(path)
         current = load_annotations(path) if path.exists() else None
         actual = current.revision if current is not None else 0
         if expected_revision is not None and expected_revision != actual:
@@ -346,3 +349,10 @@ def save_annotations(
         text = json.dumps(annotations.to_dict(), indent=1, ensure_ascii=False) + "\n"
         write_text(path, text)
     return annotations.revision
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """The temporary files of saves that were killed (only savers holding the lock make them)."""
+    for pattern in (f".{path.name}.*.tmp", f".{path.name}.bak.*.tmp"):
+        for stale in path.parent.glob(pattern):
+            stale.unlink(missing_ok=True)

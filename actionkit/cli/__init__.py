@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
             "  actionkit sample-data data/sample\n"
             "  actionkit prepare data/hmdb51_org data/hmdb51_128 --short-side 128\n"
             "  actionkit check data/hmdb51_128\n"
+            "  actionkit annotate data/raw_videos --labels walk,wave\n"
             "\n"
             "`actionkit COMMAND --help` describes a command."
         ),
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     sub.required = True
-    from actionkit.cli import data, export, live, models, train
+    from actionkit.cli import annotate, clips, data, export, live, models, train
 
     for add in (
         *data.COMMANDS,
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         *models.COMMANDS,
         *live.COMMANDS,
         *export.COMMANDS,
+        *annotate.COMMANDS,
+        *clips.COMMANDS,
     ):
         add(sub, common)
     return parser
