@@ -308,3 +308,19 @@ def test_cli_reads_a_plain_csv_with_commas_spaces_and_accents(tmp_path, capsys):
     assert rows(out / "train.csv") == [
         {"path": "Hände waschen/Küche, take 2__10-29.mp4", "label": "Hände waschen"}
     ]
+
+
+def test_a_csv_naming_a_missing_video_cuts_the_others_and_names_it(tmp_path, capsys):
+    write_indexed_video(tmp_path / "videos" / "here.mp4", 50, FPS)
+    table = tmp_path / "segments.csv"
+    table.write_text(
+        "video,start,end,label\nhere.mp4,0.4,1.2,wave\ngone.mp4,0.0,1.0,wave\n"
+        "gone.mp4,1.0,1.5,wave\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    argv = ["clips", str(table), "--videos", str(tmp_path / "videos"), "--out", str(out),
+            "--workers", "1"]  # fmt: skip
+    assert main(argv) == 0
+    assert "'gone.mp4' not found" in capsys.readouterr().err
+    assert indices(out / "wave" / "here__10-29.mp4") == list(range(10, 30))

@@ -275,6 +275,19 @@ def test_a_missing_video_is_named_with_the_folder(tmp_path, videos):
     assert str(videos) in str(e.value)
 
 
+def test_a_missing_video_can_be_skipped_with_a_warning(tmp_path, videos, caplog):
+    table = tmp_path / "t.csv"
+    table.write_text(
+        "video,start,end,label\nplain.mp4,0,1,wave\nnope.mp4,0,1,wave\nnope.mp4,1,2,x\n"
+    )
+    with caplog.at_level(logging.WARNING, logger="actionkit"):
+        ann = read_annotations(table, videos=videos, on_missing="skip")
+    assert list(ann.videos) == ["sub/plain.mp4"] and ann.num_segments() == 1
+    assert "'nope.mp4' not found" in caplog.text and "its 2 segment(s) are skipped" in caplog.text
+    with pytest.raises(ValueError, match=r"on_missing='ignore'.*'error' or 'skip'"):
+        read_annotations(table, videos=videos, on_missing="ignore")
+
+
 def test_an_ambiguous_file_name_is_refused(tmp_path):
     for folder in ("a", "b"):
         write_indexed_video(tmp_path / "v" / folder / "x.mp4", 5)

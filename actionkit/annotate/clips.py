@@ -183,13 +183,14 @@ def cut_clips(
 
 def _read(path: Path, videos: Path) -> Annotations:
     """The tool's own file as it is (it stores frames; a video that is missing or unreadable
-    fails its clips alone), other formats through :func:`read_annotations` (which needs every
-    video, to turn seconds into frames)."""
+    fails its clips alone), other formats through :func:`read_annotations`, which skips the
+    segments of a missing or unreadable video with a warning naming it (it needs each video's
+    frame rate to turn seconds into frames)."""
     from actionkit.annotate.formats import detect_format, read_annotations
 
     if detect_format(path) == "actionkit":
         return load_annotations(path)
-    return read_annotations(path, videos=videos)
+    return read_annotations(path, videos=videos, on_missing="skip")
 
 
 def _check_arguments(negatives, margin, splits, workers, short_side) -> tuple[float, ...]:

@@ -66,6 +66,7 @@ def read_annotations(
     videos: PathLike | None = None,
     *,
     labels: Sequence[str] | Mapping[str, str] | None = None,
+    on_missing: str = "error",
 ) -> Annotations:
     """Segments from any of :data:`FORMATS`, told apart by the file's content.
 
@@ -77,6 +78,9 @@ def read_annotations(
         labels: A list: the label set, first and in this order. A mapping: VIA option ids to
             labels, for a VIA CSV export that holds option ids but not the option table (its
             values are the label set).
+        on_missing: A video the file names that is not in ``videos`` (or cannot be read):
+            ``"error"``, or ``"skip"`` its segments with a warning that names it (one bad video
+            among many does not stop the others).
 
     Returns:
         The :class:`~actionkit.annotate.annotations.Annotations`: imported segments have
@@ -87,6 +91,8 @@ def read_annotations(
             row or segment (named by file and line, or VIA metadata id), a video missing from
             ``videos``, or no ``videos`` for a format that gives seconds only.
     """
+    if on_missing not in ("error", "skip"):
+        raise ValueError(f"on_missing={on_missing!r}: choose 'error' or 'skip'")
     path = Path(path)
     fmt, text = _detect(path)
     options = dict(labels) if isinstance(labels, Mapping) else None
@@ -102,7 +108,7 @@ def read_annotations(
                 f"{path}: a {fmt} file gives seconds only, and segments are stored as frames: "
                 "pass the folder of its videos (videos=..., or --videos) to read their frame rates"
             )
-        ann = _build(parsed, path, Path(videos))
+        ann = _build(parsed, path, Path(videos), skip_missing=on_missing == "skip")
     ann.labels = list(dict.fromkeys([*head, *ann.labels, *ann.all_labels()]))
     return parse_annotations(ann.to_dict(), str(path))
 
@@ -313,13 +319,23 @@ def _frame_times(path: Path, fps: float, num_frames: int) -> list[float] | None:
     return times
 
 
-def _build(parsed: Parsed, path: Path, root: Path) -> Annotations:
+def _build(parsed: Parsed, path: Path, root: Path, skip_missing: bool = False) -> Annotations:
     folder = _Folder(root, path)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     videos: dict[str, VideoAnnotation] = {}
+    skipped: dict[str, list[str]] = {}  # video as named -> [reason, segments...]
     for raw in parsed.segments:
-        key = folder.key(raw.video, raw.where)
-        facts = folder.facts(key)
+        if raw.video in skipped:
+            skipped[raw.video].append(raw.where)
+            continue
+        try:
+            key = folder.key(raw.video, raw.where)
+            facts = folder.facts(key)
+        except AnnotationError as exc:
+            if not skip_missing:
+                raise
+            skipped[raw.video] = [str(exc), raw.where]
+            continue
         if raw.start >= facts.duration:
             raise AnnotationError(
                 f"{raw.where}: the segment starts at {raw.start} s, after the end of "
@@ -334,6 +350,8 @@ def _build(parsed: Parsed, path: Path, root: Path) -> Annotations:
         entry.segments.append(Segment(raw.label, first, last, start, end, author, now, "imported"))
     for entry in videos.values():
         entry.segments.sort(key=lambda s: (s.start_frame, s.end_frame))
+    for reason, *segments in skipped.values():
+        log.warning("%s; its %d segment(s) are skipped", reason, len(segments))
     labels = [*parsed.labels, *(s.label for s in parsed.segments)]
     return Annotations(list(dict.fromkeys(labels)), videos)
 
