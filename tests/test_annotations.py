@@ -125,6 +125,18 @@ def _seg(data: dict) -> dict:
     return data["videos"]["kitchen/take 1.mp4"]["segments"][0]
 
 
+def test_merge_adds_new_segments_and_labels_only():
+    ours, theirs = sample("wave"), sample("wave")
+    extra = Segment("jump", 60, 70, *frames_to_seconds(60, 70, 25.0))
+    theirs.videos["kitchen/take 1.mp4"].segments.insert(0, extra)
+    theirs.videos["new.mp4"] = VideoAnnotation(30.0, 90, [extra])
+    assert ours.merge(theirs) == 2
+    assert ours.labels == ["walk", "wave", "jump"]
+    frames = [(s.start_frame, s.label) for s in ours.videos["kitchen/take 1.mp4"].segments]
+    assert frames == [(25, "wave"), (60, "jump")]  # in time order, the wave once
+    assert ours.videos["new.mp4"].fps == 30.0 and ours.merge(theirs) == 0
+
+
 def test_labels_used_but_missing_from_the_set_are_listed():
     ann = sample("jump")
     ann.labels = ["walk"]

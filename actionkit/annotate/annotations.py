@@ -145,6 +145,22 @@ class Annotations:
     def num_segments(self) -> int:
         return sum(len(v.segments) for v in self.videos.values())
 
+    def merge(self, other: Annotations) -> int:
+        """Add ``other``'s labels and segments (those not already here: same label and frames)
+        to this; returns how many segments were added. Frame rates and counts already here win.
+        """
+        self.labels = list(dict.fromkeys([*self.labels, *other.all_labels()]))
+        added = 0
+        for name, theirs in other.videos.items():
+            ours = self.videos.setdefault(name, VideoAnnotation(theirs.fps, theirs.num_frames))
+            have = {(s.label, s.start_frame, s.end_frame) for s in ours.segments}
+            new = [s for s in theirs.segments if (s.label, s.start_frame, s.end_frame) not in have]
+            ours.segments = sorted(
+                [*ours.segments, *new], key=lambda s: (s.start_frame, s.end_frame)
+            )
+            added += len(new)
+        return added
+
 
 def frames_to_seconds(
     start_frame: int, end_frame: int, fps: float, frame_times: Sequence[float] | None = None

@@ -9,6 +9,8 @@ from pathlib import Path
 from actionkit.cli._common import UsageError, add_command, int_at_least, need_path
 
 DEFAULT_PORT = 8765
+# actionkit.annotate.formats.FORMATS, without importing it for --help
+EXPORT_FORMATS = ("via3-json", "via3-csv", "via3-full-csv", "csv", "actionkit")
 _PORTS_TRIED = 50  # without --port: the first free one of DEFAULT_PORT.. DEFAULT_PORT + 49
 
 
@@ -29,6 +31,8 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
             "actionkit annotate videos/ --labels walk,wave,fall",
             "actionkit annotate videos/ --labels-file labels.txt --no-browser --port 9000",
             "actionkit annotate videos/ --suggest runs/a/model.pt",
+            "actionkit annotate videos/ --import via_project.json",
+            "actionkit annotate videos/ --export labels.csv --format csv",
         ],
     )  # fmt: skip
     p.add_argument("video_dir", metavar="VIDEO_DIR", help="the folder of videos to label")
@@ -54,6 +58,20 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         "(default $ACTIONKIT_CACHE/proxies or ~/.cache/actionkit/proxies)",
     )  # fmt: skip
     p.add_argument("--user", metavar="NAME", help="author name of new segments (default: login)")
+    p.add_argument(
+        "--import", dest="import_file", metavar="FILE",
+        help="first add the segments of FILE (a VIA 3 project or CSV export, a CSV "
+        "video,start,end,label, another annotations.json) to VIDEO_DIR/annotations.json",
+    )  # fmt: skip
+    p.add_argument(
+        "--export", metavar="FILE",
+        help="write VIDEO_DIR/annotations.json to FILE in --format and exit (no server)",
+    )  # fmt: skip
+    p.add_argument(
+        "--format", choices=EXPORT_FORMATS, default="via3-json",
+        help="--export's format: a VIA 3 project (default), VIA 3's temporal-segments CSV or "
+        "full CSV, a CSV video,start,end,label, or our own JSON",
+    )  # fmt: skip
 
 
 def _labels(args: argparse.Namespace) -> list[str]:
@@ -78,6 +96,10 @@ def _run_annotate(args: argparse.Namespace) -> int:
     labels = _labels(args)
     if args.suggest is not None:
         need_path(args.suggest, "--suggest MODEL_FILE")
+    if args.import_file is not None:
+        need_path(args.import_file, "--import FILE")
+    if args.export is not None:
+        return _export(folder, Path(args.export), args.format)
 
     from actionkit.annotate.annotations import AnnotationError
     from actionkit.annotate.server import AnnotationServer
@@ -92,6 +114,8 @@ def _run_annotate(args: argparse.Namespace) -> int:
             option = "--labels" if args.labels is not None else "--labels-file"
             raise UsageError(f"{option}: {str(exc).removeprefix('labels: ')}") from None
         raise
+    if args.import_file is not None:
+        _import(server.annotations_path, Path(args.import_file), folder)
     _start(server, args.port)
     if not server.videos:
         print(f"no videos in {server.video_dir} yet (reload the page when there are)", flush=True)
@@ -130,6 +154,41 @@ def _report(path: Path) -> None:
         f"annotations are in {path}: {annotations.num_segments()} segments in {videos} videos",
         flush=True,
     )
+
+
+def _import(path: Path, source: Path, folder: Path) -> None:
+    """Add the segments of ``source`` to the folder's annotation file (a video missing from the
+    folder is skipped with a warning)."""
+    from actionkit.annotate.annotations import load_annotations, save_annotations
+    from actionkit.annotate.formats import read_annotations
+
+    imported = read_annotations(source, videos=folder, on_missing="skip")
+    annotations = load_annotations(path)
+    labels_before = list(annotations.labels)
+    added = annotations.merge(imported)
+    if added or annotations.labels != labels_before:
+        save_annotations(path, annotations, expected_revision=annotations.revision)
+    print(
+        f"imported {added} new segments from {source} "
+        f"({imported.num_segments() - added} were there already)",
+        flush=True,
+    )
+
+
+def _export(folder: Path, out: Path, fmt: str) -> int:
+    """Write the folder's annotations to ``out`` in ``fmt``."""
+    from actionkit.annotate.annotations import ANNOTATIONS_FILE, load_annotations
+    from actionkit.annotate.formats import write_annotations
+
+    path = folder / ANNOTATIONS_FILE
+    if not path.is_file():
+        raise UsageError(f"{path} does not exist: nothing to export (label some videos first)")
+    if out.is_dir() or not out.parent.is_dir():
+        raise UsageError(f"--export {out}: give a file in an existing folder")
+    annotations = load_annotations(path)
+    write_annotations(annotations, out, fmt)
+    print(f"wrote {annotations.num_segments()} segments to {out} ({fmt})", flush=True)
+    return 0
 
 
 def _start(server, port: int | None) -> None:
