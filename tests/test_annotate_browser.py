@@ -2,175 +2,47 @@
 
 The videos are generated with their frame index drawn on each frame (tests/_indexed.py), so the
 tests read which frame the ``<video>`` element really shows (drawn to a canvas in the page) and
-compare it with the page's frame counter and with what ``annotations.json`` says. One Chromium
-per module; each test has its own folder and server.
+compare it with the page's frame counter and with what ``annotations.json`` says
+(tests/_annotate_page.py). One Chromium per module; each test has its own folder and server.
 
 ``ACTIONKIT_SCREENSHOT=1`` writes the guide's screenshot, ``video_annotation/annotate.png``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from actionkit.annotate.annotations import frames_to_seconds, load_annotations
 from actionkit.annotate.server import AnnotationServer
-from tests import _browser
-from tests._indexed import read_index, write_indexed_video
+from tests._annotate_page import FPS, Page, api, chromium, saved, serving, write_library
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "video_annotation" / "annotate.png"
-FPS = 25.0
 XSS = "<img src=x onerror=alert(1)>"
-
-# The frame the <video> element shows, drawn small to a canvas (same origin: readable), as RGBA.
-READ_FRAME = """() => {
-    const c = document.createElement('canvas');
-    c.width = 80; c.height = 16;
-    const ctx = c.getContext('2d', {willReadFrequently: true});
-    ctx.drawImage(document.getElementById('video'), 0, 0, c.width, c.height);
-    return [c.width, c.height, Array.from(ctx.getImageData(0, 0, c.width, c.height).data)];
-}"""
-
-
-def _missing() -> str | None:
-    if _browser.find_chromium() is None:
-        return "Chromium is not installed (apt-get install -y chromium)"
-    if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed (pip install playwright)"
-    return None
 
 
 @pytest.fixture(scope="module")
 def browser():
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=_browser.find_chromium(),
-            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required"],
-        )  # fmt: skip
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
     """The module's generated videos, copied into each test's folder as it needs them."""
-    root = tmp_path_factory.mktemp("indexed")
-    write_indexed_video(root / "steps.mp4", 60, FPS)
-    write_indexed_video(root / "clip.avi", 40, FPS, codec="mpeg4")
-    times = np.cumsum([0.0] + [0.04 if i % 3 else 0.1 for i in range(29)])
-    write_indexed_video(root / "vfr.mp4", 30, FPS, timestamps=list(times))
-    return root
+    return write_library(tmp_path_factory.mktemp("indexed"))
 
 
 @pytest.fixture
 def serve(tmp_path, library):
     """``serve(names, **kwargs)``: a started server on a folder of those videos (stopped after)."""
-    servers = []
-
-    def start(names, folder="videos", **kwargs) -> AnnotationServer:
-        root = tmp_path / folder
-        root.mkdir(exist_ok=True)
-        for name, source in names.items():
-            shutil.copy(library / source, root / name)
-        kwargs.setdefault("proxy_dir", tmp_path / "proxies")
-        kwargs.setdefault("user", "tester")
-        servers.append(AnnotationServer(root, **kwargs).start())
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-class Page:
-    """One browser tab on the annotation page, with the dialogs it raised."""
-
-    def __init__(self, context, server: AnnotationServer) -> None:
-        self.page = context.new_page()
-        self.server = server
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(server.url)
-        self.page.evaluate("() => window.ak.ready")
-
-    def open(self, video: str) -> None:
-        self.page.click(f'#videos li[data-path="{video}"]')
-        self.wait_loaded(video)
-
-    def wait_loaded(self, video: str) -> None:
-        self.page.wait_for_function(
-            "(v) => window.ak.path() === v && window.ak.settled()", arg=video, timeout=30_000
-        )
-
-    def press(self, key: str, times: int = 1) -> None:
-        for _ in range(times):
-            self.page.keyboard.press(key)
-
-    def shown(self) -> int:
-        """The frame the video element shows once the last seek has been presented."""
-        self.page.wait_for_function("() => window.ak.settled()", timeout=10_000)
-        width, height, data = self.page.evaluate(READ_FRAME)
-        return read_index(np.array(data, np.uint8).reshape(height, width, 4)[..., :3])
-
-    def frame(self) -> int:
-        return int(self.page.inner_text("#frame"))
-
-    def status(self) -> str:
-        return self.page.inner_text("#status")
-
-    def wait_saved(self, revision: int) -> None:
-        try:
-            self.page.wait_for_function(
-                "(r) => document.getElementById('status').textContent === `saved rev ${r}`",
-                arg=revision,
-                timeout=10_000,
-            )
-        except Exception:
-            raise AssertionError(f"not saved as revision {revision}: {self.status()}") from None
-
-    def at(self, frame: int) -> tuple[int, int]:
-        """Step there with the arrow keys; (counter, shown frame)."""
-        delta = frame - self.frame()
-        self.press("ArrowRight" if delta > 0 else "ArrowLeft", abs(delta))
-        return self.frame(), self.shown()
-
-    def mark(self, first: int, last: int, label_key: str) -> None:
-        self.at(first)
-        self.press("[")
-        self.at(last)
-        self.press("]")
-        self.press(label_key)
-        self.press("Enter")
-
-
-def api(server: AnnotationServer, path: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{server.port}{path}", headers={"X-Actionkit-Token": server.token}
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return json.loads(answer.read())
-
-
-def saved(server: AnnotationServer) -> dict:
-    return json.loads(server.annotations_path.read_text(encoding="utf-8"))
+    with serving(tmp_path, library) as start:
+        yield start
 
 
 # -- stepping -------------------------------------------------------------------------------------
