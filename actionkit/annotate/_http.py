@@ -133,6 +133,7 @@ class HTTPServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else small answers wait 40 ms for their headers' ACK
     server_version = "actionkit-annotate"
     sys_version = ""
     timeout = 300
@@ -241,13 +242,12 @@ class Handler(BaseHTTPRequestHandler):
         self._json(200, {"path": video, **answer})
 
     def _media(self, video: str) -> None:
-        from actionkit.annotate.proxy import needs_proxy, proxy_for
+        from actionkit.annotate.proxy import played_file
 
         path = self.server.app.video_path(video)
         if path is None:
             return self._text(404, "not found")
-        if needs_proxy(path):
-            path = proxy_for(path, self.server.app.proxy_dir)
+        path = played_file(path, self.server.app.proxy_dir)
         kind = "video/webm" if path.suffix.lower() == ".webm" else "video/mp4"
         self._file(path, kind, media=True)
 

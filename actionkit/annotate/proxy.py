@@ -32,6 +32,7 @@ __all__ = [
     "default_proxy_dir",
     "frame_times",
     "needs_proxy",
+    "played_file",
     "probe_for_browser",
     "proxy_for",
 ]
@@ -53,6 +54,7 @@ _PLAYABLE_PIXELS = {"yuv420p", "yuvj420p"}
 _VFR_TOLERANCE = 0.01  # frame intervals differing more than this (of the mean) make a file VFR
 
 _probes: dict[tuple[str, int, int], dict[str, Any]] = {}
+_needs: dict[tuple[str, int, int], bool] = {}  # needs_proxy, per file
 _probes_lock = threading.Lock()
 
 
@@ -164,9 +166,9 @@ def probe_for_browser(
         known = _probes.get(key)
     if known is not None:
         return dict(known)
-    source = probe(path)
+    source = probe(path, backend="pyav")  # "auto" would import torch (seconds) to test TorchCodec
     proxy = needs_proxy(path)
-    played = probe(proxy_for(path, cache_dir)) if proxy else source
+    played = probe(proxy_for(path, cache_dir), backend="pyav") if proxy else source
     answer = {
         "fps": played.fps,
         "num_frames": played.num_frames,
@@ -182,6 +184,19 @@ def probe_for_browser(
     with _probes_lock:
         _probes[key] = answer
     return dict(answer)
+
+
+def played_file(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The file a browser plays for ``path``: itself, or its proxy (made on first use). Whether
+    a file needs a proxy is remembered per file (path, size and modification time)."""
+    key = _file_key(path)
+    with _probes_lock:
+        proxy = _needs.get(key)
+    if proxy is None:
+        proxy = needs_proxy(path)
+        with _probes_lock:
+            _needs[key] = proxy
+    return proxy_for(path, cache_dir) if proxy else Path(path)
 
 
 def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
