@@ -345,6 +345,27 @@ def test_hmdb51_split_files(tmp_path):
         VideoDataset.from_hmdb51(videos, splits, split=4, spec=SPEC)
 
 
+def test_official_splits_load_the_prepared_copy(tmp_path):
+    """prepare writes every video as .mp4 and copies the split files as they are (.avi names):
+    the splits still find the prepared videos, and a really missing one stays missing."""
+    from actionkit.data.prepare import prepare_dataset
+
+    videos, splits = tmp_path / "hmdb51_org", tmp_path / "splits"
+    splits.mkdir()
+    for i in range(3):
+        write_video(videos / "catch" / f"catch_{i}.avi", counter_video(10), codec="mpeg4")
+    (splits / "catch_test_split1.txt").write_text(
+        "catch_0.avi 1\ncatch_1.avi 1\ncatch_2.avi 2\ncatch_9.avi 1\n"
+    )
+    prepare_dataset(videos, tmp_path / "fast", short_side=8, workers=1, progress=False)
+    train = VideoDataset.from_hmdb51(tmp_path / "fast", splits, split=1, spec=SPEC)
+    assert [s.path.name for s in train.samples] == ["catch_0.mp4", "catch_1.mp4"]
+    assert [Path(m).name for m in train.missing] == ["catch_9.avi"]
+    listed = tmp_path / "fast" / "list.txt"
+    listed.write_text("catch/catch_2.avi catch\n")
+    assert [s.path.name for s in read_list_file(listed).samples] == ["catch_2.mp4"]
+
+
 def test_ucf101_split_lists(tmp_path):
     videos, splits = tmp_path / "UCF-101", tmp_path / "ucfTrainTestlist"
     splits.mkdir()

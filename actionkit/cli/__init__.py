@@ -68,10 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     sub.required = True
-    from actionkit.cli import annotate, clips, data, export, live, models, train
+    from actionkit.cli import annotate, clips, data, download, export, live, models, train
 
     for add in (
         *data.COMMANDS,
+        *download.COMMANDS,
         *train.COMMANDS,
         *models.COMMANDS,
         *live.COMMANDS,

@@ -117,11 +117,22 @@ def _labels_to_ids(
 
 
 def _existing(rows: list[tuple[Path, int]]) -> tuple[list[Sample], tuple[str, ...]]:
+    """The listed videos that exist, and the names of those that do not. A listed ``x.avi``
+    that is missing beside an ``x.mp4`` is that file: ``actionkit prepare`` writes every video as
+    ``.mp4`` and copies list and split files as they are."""
+    rows = [(_prepared_twin(p), label) for p, label in rows]
     present = [Sample(p, label) for p, label in rows if p.is_file()]
     missing = tuple(str(p) for p, _ in rows if not p.is_file())
     if missing:
         log.warning("%d listed videos do not exist, e.g. %s", len(missing), missing[0])
     return present, missing
+
+
+def _prepared_twin(path: Path) -> Path:
+    if path.suffix.lower() == ".mp4" or path.is_file():
+        return path
+    twin = path.with_suffix(".mp4")
+    return twin if twin.is_file() else path
 
 
 def read_list_file(

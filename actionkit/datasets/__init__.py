@@ -1,2 +1,4 @@
-"""Ready-made datasets: the generated sample set (:mod:`~actionkit.datasets.sample`); the room
-for HMDB51 and UCF101 download helpers."""
+"""Ready-made datasets: the generated sample set (:mod:`~actionkit.datasets.sample`), generated
+untrimmed videos (:mod:`~actionkit.datasets.untrimmed`), and HMDB51 and UCF101 downloaded,
+extracted and laid out for their official splits (:mod:`~actionkit.datasets.hmdb51`,
+:mod:`~actionkit.datasets.ucf101`)."""

@@ -113,14 +113,21 @@ def url_basename(url: str) -> str:
 
 
 def _offline_error(
-    url: str, name: str, target: Path, reason: object, hint: str, note: str = ""
+    url: str,
+    name: str,
+    target: Path,
+    reason: object,
+    hint: str,
+    note: str = "",
+    hashed: bool = True,
 ) -> DownloadError:
+    check = ", after its hash is checked" if hashed else ""
     return DownloadError(
         f"Could not download {url}: {reason}.\n"
         f"{note + chr(10) if note else ''}"
         f"If this machine is offline, download {name!r} on another machine and put it at\n"
         f"    {target}\n"
-        f"{hint + '; ' if hint else ''}it is used from there, after its hash is checked."
+        f"{hint + '; ' if hint else ''}it is used from there{check}."
     )
 
 
@@ -274,6 +281,7 @@ def _download_to(
     """Fetch into ``<target>.partial`` (retrying and resuming), check the hash, rename."""
     name = target.name
     partial = target.with_name(name + ".partial")
+    hashed = sha256_prefix is not None
     last_error: BaseException | None = None
     complete = False
     for _ in range(_ATTEMPTS):
@@ -281,14 +289,14 @@ def _download_to(
             complete = _fetch_once(url, partial, name, progress)
         except urllib.error.HTTPError as err:
             reason = f"HTTP {err.code} {err.reason}"
-            raise _offline_error(url, name, target, reason, hint, note) from err
+            raise _offline_error(url, name, target, reason, hint, note, hashed) from err
         except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as err:
             # OSError covers resets and timeouts; HTTPException a dropped or malformed response.
             last_error = err
             if partial.exists() and partial.stat().st_size:
                 continue  # something arrived: try to resume
             reason = getattr(err, "reason", err)
-            raise _offline_error(url, name, target, reason, hint, note) from err
+            raise _offline_error(url, name, target, reason, hint, note, hashed) from err
         if complete:
             break
     if not complete:
@@ -300,6 +308,7 @@ def _download_to(
             f"the part fetched so far is kept in {partial} and the next call resumes it",
             hint,
             note,
+            hashed,
         )
 
     ok, actual = _hash_matches(partial, sha256_prefix)
