@@ -54,8 +54,13 @@ def real_set(tmp_path_factory, request):
 @pytest.mark.slow
 def test_the_default_recipe_learns_on_real_videos(real_set, tmp_path):
     """36 clips of real video, forward / time-reversed / upside down: the default settings of
-    the offline model learn well above chance (1/3) in three epochs. (The settings that were
-    the default before, SGD 1e-3 with the backbone at 0.1x, stayed at chance: BENCHMARKS.md.)"""
+    the offline model learn above chance (1/3) in three epochs. (The settings that were the
+    default before, SGD 1e-3 with the backbone at 0.1x, stayed at chance: BENCHMARKS.md.)
+
+    The held-out set is 9 videos, so its top-1 moves in steps of 1/9: the run is deterministic
+    for given files, but libx264 writes the set's files differently from run to run, and the
+    same settings measured 4/9 and 5/9 on them (and 4/9 on a lossless FFV1 copy). The held-out
+    loss is the steadier figure (0.81-0.87 there, chance ln 3 = 1.10); top-1 must beat chance."""
     classes = load_dataset(real_set, train=False).classes
     assert classes == list(CLASSES)
     model = build_model("tsm_efficientnet_lite0", len(classes), crop_size=112)
@@ -65,5 +70,6 @@ def test_the_default_recipe_learns_on_real_videos(real_set, tmp_path):
     )  # fmt: skip
     losses = [row["train_loss"] for row in result.history]
     assert losses[-1] < math.log(3) - 0.15  # chance is ln 3 = 1.10
+    assert result.history[-1]["val_loss"] < math.log(3) - 0.15  # held-out videos
     assert result.report.num_videos == 9
-    assert result.report.top1 >= 5 / 9  # chance: 3 of 9
+    assert result.report.top1 >= 4 / 9  # chance: 3 of 9
