@@ -4,7 +4,6 @@ local HTTP server that serves them with Range support and can cut a response sho
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import threading
 import zipfile
@@ -17,6 +16,7 @@ import rars
 
 from actionkit.resources import ucf101_classes
 from actionkit.video import write_video
+from tests._http_range import send_head
 
 HMDB_CLASSES = ("brush_hair", "cartwheel", "catch")
 UCF_CLASSES = ("ApplyEyeMakeup", "Basketball", "YoYo")
@@ -181,20 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self.send_error(404)
             return
-        start = 0
-        match = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match:
-            start = int(match.group(1))
-            if start >= len(data):
-                self.send_error(416)
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+        body = send_head(self, data)
+        if body is None:
+            return
         if srv.drops > 0:  # announce the whole body, send a third of it, hang up
             srv.drops -= 1
             self.wfile.write(body[: len(body) // 3])

@@ -28,6 +28,7 @@ from actionkit.models.weights import (
 )
 from actionkit.resources import kinetics400_classes
 from actionkit.utils import locks
+from tests._http_range import send_head
 
 PAYLOAD = bytes(range(256)) * 4096 + b"tail"  # ~1 MiB, not a multiple of the chunk size
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -44,22 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/" + srv.name:
             self.send_error(404)
             return
-        data = srv.data
-        start = 0
-        match = re.match(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if match and srv.ranges:
-            start = int(match.group(1))
-            if start >= len(data):
-                self.send_error(416)
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Content-Type", "application/octet-stream")
-        self.end_headers()
+        body = send_head(self, srv.data, srv.ranges)
+        if body is None:
+            return
         if srv.drops > 0:  # announce the whole body, send part of it, hang up
             srv.drops -= 1
             self.wfile.write(body[: len(body) // 3])
@@ -253,6 +241,7 @@ import sys, time
 from pathlib import Path
 from actionkit.models import weights
 from actionkit.utils import locks
+from tests._http_range import send_head
 url, sha, ready, go, started, lock = sys.argv[1:]
 if lock == "exclusive-file":
     locks.fcntl = None  # as on a platform without fcntl
