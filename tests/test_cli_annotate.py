@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
+
 from actionkit.annotate.annotations import load_annotations
 from actionkit.annotate.formats import read_annotations
 from actionkit.cli import main
@@ -61,3 +63,24 @@ def test_export_without_annotations_or_to_a_folder_is_refused(tmp_path, capsys):
     assert "give a file in an existing folder" in capsys.readouterr().err
     assert main(["annotate", str(videos), "--import", str(tmp_path / "none.csv")]) == 2
     assert "none.csv does not exist" in capsys.readouterr().err
+
+
+def test_min_score_decides_which_windows_propose(tmp_path, capsys):
+    from actionkit.annotate.server import AnnotationServer
+    from tests.test_annotate_proxy import constant_model
+
+    write_indexed_video(tmp_path / "videos" / "a.mp4", 30, 25.0)
+    model = constant_model(tmp_path, ["walk", "background"], 0)  # "walk" at about 0.998
+    found = {}
+    for min_score in (0.5, 1.0):
+        server = AnnotationServer(
+            tmp_path / "videos", suggest_model=model, suggest_min_score=min_score
+        )
+        with server:
+            assert server.suggestions.wait(120)
+            found[min_score] = server.suggestions.status("a.mp4")["segments"]
+    assert [s["label"] for s in found[0.5]] == ["walk"] and found[1.0] == []
+    with pytest.raises(SystemExit) as bad:  # a bad command line: argparse's usage, status 2
+        main(["annotate", str(tmp_path / "videos"), "--min-score", "1.5"])
+    assert bad.value.code == 2
+    assert "'1.5' must be a number from 0 to 1" in capsys.readouterr().err

@@ -93,6 +93,7 @@ class AnnotationServer:
         proxy_dir: Where proxies of videos browsers cannot play are cached (default
             :func:`~actionkit.annotate.proxy.default_proxy_dir`).
         user: The name the page fills in as author (default: the login name).
+        suggest_min_score: Smallest top score of the model's windows that proposes a segment.
 
     Raises:
         FileNotFoundError: ``video_dir`` is not a folder.
@@ -108,6 +109,7 @@ class AnnotationServer:
         suggest_model: str | os.PathLike | None = None,
         proxy_dir: str | os.PathLike | None = None,
         user: str | None = None,
+        suggest_min_score: float = 0.5,
     ) -> None:
         self.video_dir = Path(video_dir).resolve()
         if not self.video_dir.is_dir():
@@ -117,6 +119,9 @@ class AnnotationServer:
         self.labels = parse_annotations({"labels": list(labels or [])}, "labels").labels
         self.port = port
         self.suggest_model = suggest_model
+        if not 0.0 <= suggest_min_score <= 1.0:
+            raise ValueError(f"suggest_min_score={suggest_min_score!r} must be in [0, 1]")
+        self.suggest_min_score = suggest_min_score
         self.proxy_dir = Path(proxy_dir) if proxy_dir is not None else None
         self.user = user if user is not None else _login_name()
         self.token = secrets.token_urlsafe(24)
@@ -149,7 +154,12 @@ class AnnotationServer:
         if self.suggest_model is not None and self.suggestions is None:
             from actionkit.annotate.suggest import Suggester
 
-            self.suggestions = Suggester(self.suggest_model, self.video_dir, list(self.videos))
+            self.suggestions = Suggester(
+                self.suggest_model,
+                self.video_dir,
+                list(self.videos),
+                min_score=self.suggest_min_score,
+            )
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
             name=f"actionkit-annotate-{self.port}", daemon=True,

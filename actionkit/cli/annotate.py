@@ -53,6 +53,11 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="a trained model whose segments are proposed, to accept, adjust or reject",
     )  # fmt: skip
     p.add_argument(
+        "--min-score", type=_probability, default=0.5, metavar="P",
+        help="with --suggest: the smallest score of the model's windows that proposes a "
+        "segment (default 0.5; lower shows more, less certain proposals)",
+    )  # fmt: skip
+    p.add_argument(
         "--proxy-dir", metavar="DIR",
         help="where H.264 copies of unplayable videos are cached "
         "(default $ACTIONKIT_CACHE/proxies or ~/.cache/actionkit/proxies)",
@@ -72,6 +77,16 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="--export's format: a VIA 3 project (default), VIA 3's temporal-segments CSV or "
         "full CSV, a CSV video,start,end,label, or our own JSON",
     )  # fmt: skip
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
+    return value
 
 
 def _labels(args: argparse.Namespace) -> list[str]:
@@ -107,7 +122,7 @@ def _run_annotate(args: argparse.Namespace) -> int:
     try:
         server = AnnotationServer(
             folder, labels=labels, suggest_model=args.suggest, proxy_dir=args.proxy_dir,
-            user=args.user,
+            user=args.user, suggest_min_score=args.min_score,
         )  # fmt: skip
     except AnnotationError as exc:
         if str(exc).startswith("labels: "):  # a bad label given here, not a bad file
