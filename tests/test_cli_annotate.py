@@ -83,4 +83,4 @@ def test_min_score_decides_which_windows_propose(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:  # a bad command line: argparse's usage, status 2
         main(["annotate", str(tmp_path / "videos"), "--min-score", "1.5"])
     assert bad.value.code == 2
-    assert "'1.5' must be a number from 0 to 1" in capsys.readouterr().err
+    assert "1.5 must be between 0 and 1" in capsys.readouterr().err

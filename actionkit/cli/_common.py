@@ -61,6 +61,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def unit_float(text: str) -> float:
+    """A number from 0 to 1 (a score, a probability)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return value
+
+
 def progress() -> bool:
     """Progress bars only where someone watches them (not in logs or pipes)."""
     return sys.stderr.isatty()

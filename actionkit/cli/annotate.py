@@ -6,7 +6,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from actionkit.cli._common import UsageError, add_command, int_at_least, need_path
+from actionkit.cli._common import UsageError, add_command, int_at_least, need_path, unit_float
 
 DEFAULT_PORT = 8765
 # actionkit.annotate.formats.FORMATS, without importing it for --help
@@ -53,7 +53,7 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="a trained model whose segments are proposed, to accept, adjust or reject",
     )  # fmt: skip
     p.add_argument(
-        "--min-score", type=_probability, default=0.5, metavar="P",
+        "--min-score", type=unit_float, default=0.5, metavar="P",
         help="with --suggest: the smallest score of the model's windows that proposes a "
         "segment (default 0.5; lower shows more, less certain proposals)",
     )  # fmt: skip
@@ -77,16 +77,6 @@ def _add_annotate(sub: argparse._SubParsersAction, common: argparse.ArgumentPars
         help="--export's format: a VIA 3 project (default), VIA 3's temporal-segments CSV or "
         "full CSV, a CSV video,start,end,label, or our own JSON",
     )  # fmt: skip
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number from 0 to 1")
-    return value
 
 
 def _labels(args: argparse.Namespace) -> list[str]:

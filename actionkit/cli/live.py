@@ -15,17 +15,8 @@ from actionkit.cli._common import (
     int_at_least,
     load_model_file,
     positive_float,
+    unit_float,
 )
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
-    return value
 
 
 def _add_live(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -52,7 +43,7 @@ def _add_live(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) 
     p.add_argument("--smooth", type=int_at_least(1), default=5, metavar="N",
                    help="smooth scores over the last N predictions (default 5)")  # fmt: skip
     p.add_argument("--smoothing", choices=("mean", "ema"), default="mean")
-    p.add_argument("--threshold", type=_unit_float, default=0.0, metavar="P",
+    p.add_argument("--threshold", type=unit_float, default=0.0, metavar="P",
                    help="a label needs at least this smoothed score (default 0)")  # fmt: skip
     p.add_argument("--labels", metavar="A,B", help="only these classes make events")
     p.add_argument("--min-event", type=positive_float, default=1.0, metavar="SECONDS",
