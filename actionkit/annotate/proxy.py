@@ -167,7 +167,7 @@ def probe_for_browser(
     if known is not None:
         return dict(known)
     source = probe(path, backend="pyav")  # "auto" would import torch (seconds) to test TorchCodec
-    proxy = needs_proxy(path)
+    proxy = _needs_proxy_remembered(path)
     played = probe(proxy_for(path, cache_dir), backend="pyav") if proxy else source
     answer = {
         "fps": played.fps,
@@ -189,6 +189,11 @@ def probe_for_browser(
 def played_file(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
     """The file a browser plays for ``path``: itself, or its proxy (made on first use). Whether
     a file needs a proxy is remembered per file (path, size and modification time)."""
+    return proxy_for(path, cache_dir) if _needs_proxy_remembered(path) else Path(path)
+
+
+def _needs_proxy_remembered(path: str | os.PathLike) -> bool:
+    """:func:`needs_proxy`, worked out once per file (path, size and modification time)."""
     key = _file_key(path)
     with _probes_lock:
         proxy = _needs.get(key)
@@ -196,7 +201,7 @@ def played_file(path: str | os.PathLike, cache_dir: str | os.PathLike | None = N
         proxy = needs_proxy(path)
         with _probes_lock:
             _needs[key] = proxy
-    return proxy_for(path, cache_dir) if proxy else Path(path)
+    return proxy
 
 
 def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
